@@ -110,6 +110,25 @@ struct layer_call {
     float *w_stats;
     bool training;
     struct rng *rng;
+    /* The mask of input 0 (Keras's implicit masking of time steps, from
+     * Embedding(mask_zero) or Masking): B * in_shape.dim[0] bytes, 1 where
+     * the step is kept, 0 where it is masked; NULL when the input has none.
+     * The same in forward and backward. */
+    const unsigned char *mask;
+    /* Stateful layers: B * ops->state_floats floats that persist from batch
+     * to batch (zero at first and after model_reset_states). Forward starts
+     * from them when the layer is stateful and leaves its final state there;
+     * NULL for layers without state_floats. */
+    float *state;
+};
+
+/* What a layer does with the mask of its input (Keras's supports_masking
+ * and compute_mask). */
+enum mask_mode {
+    MASK_DROP,  /* the output has no mask (Keras layers without masking support) */
+    MASK_KEEP,  /* the output carries the input's mask (Dense, Dropout, an RNN with
+                   return_sequences, TimeDistributed, ...) */
+    MASK_MAKE,  /* the layer computes a mask from its input (make_mask) */
 };
 
 struct layer_ops {
@@ -139,6 +158,14 @@ struct layer_ops {
      * from an activity_regularizer argument (ActivityRegularization's l1,
      * l2); NULL when there is none. */
     const struct regularizer *(*activity)(const struct layer *l);
+    /* May be NULL (MASK_DROP). Depends on the configuration only. */
+    enum mask_mode (*mask_mode)(const struct layer *l);
+    /* MASK_MAKE: the output mask of B samples from the input x (B * in size):
+     * B * out_shape.dim[0] bytes, 1 = keep. Called before forward. */
+    void (*make_mask)(const struct layer *l, size_t B, const float *x, unsigned char *mask);
+    /* May be NULL (0): floats per sample of state kept between batches
+     * (layer_call.state), for stateful recurrent layers. */
+    size_t (*state_floats)(const struct layer *l);
 };
 
 struct layer {

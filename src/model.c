@@ -50,6 +50,14 @@ int model_build(struct model *m, struct diag *d)
     m->output = &m->nodes[m->n_nodes - 1];
     for (size_t i = 1; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
+        const struct layer *l = n->layer;
+        n->state_floats = l->ops->state_floats ? l->ops->state_floats(l) : 0;
+        if (l->ops->mask_mode && l->ops->mask_mode(l) != MASK_DROP && n->out.rank < 1)
+            return spec_error(l->where, d, "layer '%s': a masked output needs a time axis",
+                              l->name);
+    }
+    for (size_t i = 1; i < m->n_nodes; i++) {
+        struct node *n = &m->nodes[i];
         n->needs_grad = layer_count_params(n->layer, true) > 0;
         for (size_t k = 0; k < n->n_in; k++)
             n->needs_grad |= n->in[k]->needs_grad;
@@ -104,6 +112,54 @@ int model_resolve_metrics(struct model *m, struct diag *d)
     return 0;
 }
 
+static enum mask_mode node_mask_mode(const struct node *n)
+{
+    const struct layer *l = n->layer;
+    return l->ops->mask_mode ? l->ops->mask_mode(l) : MASK_DROP;
+}
+
+/* Masks and states, sized for max_batch: states start at zero. */
+static void workspace_masks_states(struct model *m, size_t max_batch)
+{
+    size_t mask_bytes = 0, state_floats = 0;
+    for (size_t i = 1; i < m->n_nodes; i++) {
+        struct node *n = &m->nodes[i];
+        if (node_mask_mode(n) == MASK_MAKE)
+            mask_bytes += (size_t)n->out.dim[0] * max_batch;
+        state_floats += n->state_floats * max_batch;
+    }
+    free(m->masks);
+    free(m->states);
+    m->masks = mask_bytes ? xcalloc(mask_bytes, 1) : NULL;
+    m->states = state_floats ? xcalloc(state_floats, sizeof(float)) : NULL;
+    unsigned char *mp = m->masks;
+    float *sp = m->states;
+    for (size_t i = 1; i < m->n_nodes; i++) {
+        struct node *n = &m->nodes[i];
+        switch (node_mask_mode(n)) {
+        case MASK_MAKE:
+            n->mask = mp;
+            mp += (size_t)n->out.dim[0] * max_batch;
+            break;
+        case MASK_KEEP:
+            n->mask = n->n_in ? n->in[0]->mask : NULL;
+            break;
+        case MASK_DROP:
+            n->mask = NULL;
+            break;
+        }
+        n->state = n->state_floats ? sp : NULL;
+        sp += n->state_floats * max_batch;
+    }
+}
+
+void model_reset_states(struct model *m)
+{
+    for (size_t i = 1; i < m->n_nodes; i++)
+        if (m->nodes[i].state)
+            memset(m->nodes[i].state, 0, m->max_batch * m->nodes[i].state_floats * sizeof(float));
+}
+
 void model_workspace(struct model *m, size_t max_batch)
 {
     if (m->workspace && m->max_batch >= max_batch)
@@ -130,6 +186,7 @@ void model_workspace(struct model *m, size_t max_batch)
         n->cache = n->cache_floats ? p : NULL;
         p += n->cache_floats * max_batch;
     }
+    workspace_masks_states(m, max_batch);
 }
 
 float *model_input(struct model *m) { return m->nodes[0].y; }
@@ -145,6 +202,7 @@ static void make_call(struct model *m, struct node *n, size_t B, bool training, 
     *c = (struct layer_call){
         .B = B, .x = xs, .y = n->y, .cache = n->cache, .dy = n->dy, .dx = dxs,
         .w = m->w, .dw = m->dw, .training = training, .rng = r,
+        .mask = n->n_in ? n->in[0]->mask : NULL, .state = n->state,
     };
 }
 
@@ -158,6 +216,8 @@ void model_forward(struct model *m, size_t B, bool training, struct rng *r)
         struct layer_call c;
         make_call(m, n, B, training, r, &c, xs, dxs);
         c.w_stats = training ? m->w : NULL;
+        if (node_mask_mode(n) == MASK_MAKE)
+            n->layer->ops->make_mask(n->layer, B, xs[0], n->mask);
         n->layer->ops->forward(n->layer, &c);
     }
 }
@@ -273,5 +333,7 @@ void model_free(struct model *m)
     free(m->w);
     free(m->dw);
     free(m->workspace);
+    free(m->masks);
+    free(m->states);
     memset(m, 0, sizeof *m);
 }

@@ -36,6 +36,12 @@ struct node {
     bool needs_grad;
     /* Workspace views, set by model_workspace: */
     float *y, *dy, *cache;
+    /* The output's mask (max_batch * out.dim[0] bytes): the node's own for a
+     * MASK_MAKE layer, its input's for MASK_KEEP, NULL when it has none. */
+    unsigned char *mask;
+    /* max_batch * state_floats floats kept across batches; NULL if none. */
+    size_t state_floats;
+    float *state;
 };
 
 struct compile_conf {
@@ -61,6 +67,8 @@ struct model {
     /* Workspace */
     size_t max_batch;
     float *workspace;
+    unsigned char *masks;       /* the MASK_MAKE nodes' masks */
+    float *states;              /* the stateful nodes' states */
     const float *x_in[NODE_MAX_INPUTS]; /* scratch for layer_call */
 };
 
@@ -85,6 +93,8 @@ size_t model_count_params(const struct model *m, bool trainable);
 
 /* (Re)allocates the workspace for batches of up to max_batch samples. */
 void model_workspace(struct model *m, size_t max_batch);
+/* Zeroes every stateful layer's state (Keras's reset_states). */
+void model_reset_states(struct model *m);
 /* Forward pass on B samples already copied into model_input(m). Output in
  * m->output->y. */
 void model_forward(struct model *m, size_t B, bool training, struct rng *r);
