@@ -130,8 +130,13 @@ def main_table(records, threads, peaks, notes):
             rows.append([label, t, fmt_value(nv, unit), fmt_value(tv, unit), fmt_ratio(ratio),
                          goal + ("" if met is None else (" yes" if met else " no")),
                          gflops, share, config])
-            if skip and skip["reason"] not in notes:
-                notes.append(skip["reason"])
+            note = None
+            if skip:
+                note = f"skipped where nnc shows \"-\": `{skip['reason']}`"
+            elif n and nv is None and n.get("why"):
+                note = f"nnc \"-\": {n['why']}"
+            if note and note not in notes:
+                notes.append(note)
     header = ["workload", "threads", "nnc", "PyTorch", "nnc/PyTorch", "target", "nnc GFLOP/s",
               "of peak", "PyTorch's best configuration"]
     return md_table(header, rows, right={1, 2, 3, 4, 6, 7})
@@ -202,8 +207,7 @@ def render(records):
             "OMP_NUM_THREADS=T and OpenBLAS's pool (OPENBLAS_NUM_THREADS) at 1 and at T "
             "threads; the table gives the faster. nnc runs as shipped with --threads T "
             "(its own pool and OpenBLAS's both at T).", ""]
-    for reason in notes:
-        out.append(f"- skipped where nnc shows \"-\": `{reason}`")
+    out += [f"- {note}" for note in notes]
     for r in every(records, "torch_fail"):
         out.append(f"- PyTorch failed on {r['id']}, {n_threads(r['threads'])}, OpenBLAS "
                    f"{r['blas']}: `{r['reason']}`")
