@@ -160,7 +160,7 @@ int main(int argc, char **argv)
     const char *threads = "1 2", *spec = "784,512,256,10";
     int n = 2048, repeats = 5, steps = 20;
     struct mlp m = {.batch = 128};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* options come with a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             puts("usage: bench-gemm [--threads \"1 2\"] [--size N] [--repeats R] [--steps S] "
@@ -187,7 +187,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "gemm: unknown option %s\n", a);
             return 2;
         }
-        i++;
     }
 
     /* The layer sizes: comma-separated, at least two. */

@@ -43,7 +43,7 @@ TIMEOUT = 1800
 # rows: the Fashion-MNIST rows both sides read (None: all; QUICK reads the
 # first rows of each set, to keep nnc's CSV parsing short).
 FULL = dict(gemm_size=2048, gemm_repeats=5, gemm_steps=20, tiny_runs=5, epochs=2,
-            steps={"mlp": 0, "cnn": 235, "lstm": 235}, predict_repeats=3,
+            steps={"mlp": 0, "cnn": 235, "lstm": 150}, predict_repeats=3,
             predict1_nnc=20, predict1_torch=5, rows={"train": None, "test": None})
 QUICK = dict(gemm_size=512, gemm_repeats=2, gemm_steps=3, tiny_runs=1, epochs=2,
              steps={"mlp": 5, "cnn": 5, "lstm": 5}, predict_repeats=1,
@@ -296,9 +296,11 @@ class Suite:
                      settings={k: v for k, v in self.s.items()})
 
     def gemm(self):
-        log(f"cblas_sgemm peak and the MLP step's GEMM-only ceiling (threads {self.a.threads})")
+        # The peak at 1 and all threads, and at every thread count of the run.
+        threads = " ".join(str(t) for t in sorted(set(self.threads) | {1, os.cpu_count() or 1}))
+        log(f"cblas_sgemm peak and the MLP step's GEMM-only ceiling (threads {threads})")
         s = self.s
-        _, p = run([self.a.gemm, "--threads", self.a.threads, "--size", str(s["gemm_size"]),
+        _, p = run([self.a.gemm, "--threads", threads, "--size", str(s["gemm_size"]),
                     "--repeats", str(s["gemm_repeats"]), "--steps", str(s["gemm_steps"])],
                    env=self.nnc_env)
         for line in p.stdout.decode().splitlines():
@@ -470,8 +472,9 @@ class Suite:
     # -- (e) one row through a pipe, whole process ---------------------------------
     def predict1(self, t):
         row = one_row()
-        ckpt = self.ckpt.get(("mlp", t))
-        if not ckpt:   # (b) did not run: a checkpoint of one training step
+        ckpt, weights = self.ckpt.get(("mlp", t)), "b"
+        if not ckpt:
+            weights = "one step"   # (b) did not run: a checkpoint of one training step
             ckpt = os.path.join(CACHE, f"mlp-1step-t{t}.model")
             log(f"(e) threads {t}: a one-step mlp checkpoint for nnc")
             run([self.a.nnc, "train", MODELS["mlp"], *fashion("train"), "--epochs", "1",
@@ -481,11 +484,11 @@ class Suite:
         log(f"(e) threads {t}: nnc predict, one row through a pipe, best of {n}")
         cmd = [self.a.nnc, "predict", ckpt, "-", "--threads", str(t)]
         sec, runs = best_of(n, lambda: run(cmd, env=self.nnc_env, stdin=row)[0])
-        self.res.add("nnc", id="e", threads=t, seconds=sec, runs=runs)
+        self.res.add("nnc", id="e", threads=t, seconds=sec, runs=runs, weights=weights)
         if not self.py:
             return
         weights = self.torch_w.get(("mlp", t))
-        if not weights:
+        if not weights:   # (b) did not run here
             weights = os.path.join(CACHE, f"mlp-torch-1step-t{t}.pt")
             log(f"(e) threads {t}: one-step mlp weights for PyTorch")
             self.peer("mlp", t, 1, "--data", DATA, "--epochs", "1", "--steps", "1", "--repeats", "1",

@@ -237,27 +237,36 @@ def render(records):
 
     out += ["## Settings and details", ""]
     steps = s.get("steps", {})
-    out.append(f"- (a) models/mlp_binary.yaml (rmsprop, binary_crossentropy, accuracy) on "
-               f"1000 x 20 random features with a random 0/1 label, 20 epochs, batch 128; "
-               f"best of {s.get('tiny_runs', '?')} whole `nnc train` processes (reading the "
-               f"CSV, training, writing the checkpoint) against a Python process that imports "
-               f"torch, reads the CSV with numpy, trains and saves its weights. The fit loop: "
-               f"the epochs' training time (nnc's history \"seconds\"), best of the runs.")
+    ran = {r.get("id") for r in records}
+    if ran & {"a-process", "a-fit"}:
+        out.append(f"- (a) models/mlp_binary.yaml (rmsprop, binary_crossentropy, accuracy) on "
+                   f"1000 x 20 random features with a random 0/1 label, 20 epochs, batch 128; "
+                   f"best of {s.get('tiny_runs', '?')} whole `nnc train` processes (reading the "
+                   f"CSV, training, writing the checkpoint) against a Python process that imports "
+                   f"torch, reads the CSV with numpy, trains and saves its weights. The fit loop: "
+                   f"the epochs' training time (nnc's history \"seconds\"), best of the runs.")
     for w, wl in (("mlp", "b"), ("cnn", "c"), ("lstm", "d")):
+        if f"{wl}-train" not in ran:
+            continue
         st = steps.get(w)
         per = "all 60000 training images" if not st else f"{st} batches of 128 ({st * 128} images)"
         out.append(f"- ({wl}) {w}: {s.get('epochs', '?')} epochs of {per}, batch 128, seed 1; "
                    "samples/s of the epochs after the first (training steps only)")
-    out.append(f"- (e) the (b) checkpoint and weights of the same thread count; one row of 784 "
-               f"pixels written into the process's standard input through a pipe; best of "
-               f"{s.get('predict1_nnc', '?')} (nnc) and {s.get('predict1_torch', '?')} (PyTorch: "
-               "start, import torch, load the weights, predict, print)")
-    out.append(f"- (f) the trained models of (b)-(d) on the 10000 test images, batch 128: nnc, "
-               f"best of {s.get('predict_repeats', '?')} `nnc predict` processes minus the same "
-               "with a one-Dense checkpoint (start, load, CSV parse and printing: what is left "
-               "is the forward passes); PyTorch, forward passes over the in-memory test tensor "
-               f"in eval mode under no_grad, best of {s.get('predict_repeats', '?')} after a "
-               "warm-up pass")
+    if "e" in ran:
+        e = one(records, "nnc", id="e") or {}
+        src = ("the (b) checkpoint and weights of the same thread count" if e.get("weights") != "one step"
+               else "an MLP checkpoint and weights of one training step ((b) did not run)")
+        out.append(f"- (e) {src}; one row of 784 pixels written into the process's standard "
+                   f"input through a pipe; best of {s.get('predict1_nnc', '?')} (nnc) and "
+                   f"{s.get('predict1_torch', '?')} (PyTorch: start, import torch, load the "
+                   "weights, predict, print)")
+    if ran & {"f-mlp", "f-cnn", "f-lstm"}:
+        out.append(f"- (f) the trained models of (b)-(d) on the 10000 test images, batch 128: nnc, "
+                   f"best of {s.get('predict_repeats', '?')} `nnc predict` processes minus the same "
+                   "with a one-Dense checkpoint (start, load, CSV parse and printing: what is left "
+                   "is the forward passes); PyTorch, forward passes over the in-memory test tensor "
+                   f"in eval mode under no_grad, best of {s.get('predict_repeats', '?')} after a "
+                   "warm-up pass")
     rows = s.get("rows") or {}
     if rows.get("train") or rows.get("test"):
         out.append(f"- both sides read only the first {rows.get('train') or 'all'} training and "
