@@ -187,7 +187,8 @@ def render(records):
             f"at the end; the whole run took {end.get('seconds', 0) / 60:.1f} min",
             f"- OpenBLAS {m.get('openblas', '?')}, core {blas.get('core', '?')} "
             f"({blas.get('config', '?')})",
-            f"- {m.get('nnc', 'nnc ?')} (commit {m.get('commit', '?')}); {torch}; PyTorch {tuned}",
+            f"- {m.get('nnc', 'nnc ?')} (commit {m.get('commit', '?')}); {torch}"
+            + (f"; PyTorch {tuned}" if m.get("torch") else ""),
             f"- starting a process (`true`) from the timer takes {m.get('spawn_ms', 0):.2f} ms "
             "(included in the whole-process figures)", ""]
 
