@@ -351,4 +351,5 @@ const struct layer_ops batch_norm_ops = {
     .cache_floats = bn_cache,
     .forward = bn_forward,
     .backward = bn_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };
