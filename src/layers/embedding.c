@@ -57,11 +57,14 @@ static void embedding_defaults(void *conf)
 static int embedding_validate(const struct layer *l, const struct spec_node *where, struct diag *d)
 {
     const struct embedding_conf *c = l->conf;
-    if (c->input_dim <= 0 || c->input_dim > EMBEDDING_MAX_INPUT_DIM)
+    if (c->input_dim <= 0)
+        return spec_error(where, d, "Embedding input_dim must be a positive integer, found %ld",
+                          c->input_dim);
+    if (c->input_dim > EMBEDDING_MAX_INPUT_DIM)
         return spec_error(where, d,
-                          "Embedding input_dim must be a positive integer up to %ld (indices "
-                          "travel as float32), found %ld",
-                          EMBEDDING_MAX_INPUT_DIM, c->input_dim);
+                          "Embedding input_dim %ld is above %ld, the largest vocabulary whose "
+                          "indices float32 data holds exactly",
+                          c->input_dim, EMBEDDING_MAX_INPUT_DIM);
     if (c->output_dim <= 0 || c->output_dim > (1L << 31))
         return spec_error(where, d, "Embedding output_dim must be a positive integer, found %ld",
                           c->output_dim);
