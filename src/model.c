@@ -143,6 +143,8 @@ static void workspace_masks_states(struct model *m, size_t max_batch)
             break;
         case MASK_KEEP:
             n->mask = n->n_in ? n->in[0]->mask : NULL;
+            /* A layer that keeps a mask keeps the time axis it indexes. */
+            NNC_ASSERT(!n->mask || (n->out.rank >= 2 && n->out.dim[0] == n->in[0]->out.dim[0]));
             break;
         case MASK_DROP:
             n->mask = NULL;
