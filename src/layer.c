@@ -324,15 +324,13 @@ int layer_parse(struct layer *l, const struct layer_ops *ops, const struct spec_
              * vocabulary size, not the common input_dim. */
             for (k = 0; k < ops->n_args && strcmp(key, ops->args[k].name); k++)
                 ;
-            if (k == ops->n_args) {
-                size_t c;
-                for (c = 0; c < N_COMMON && strcmp(key, common_keys[c]); c++)
-                    ;
-                if (c < N_COMMON) {
-                    if (parse_common(l, key, v, &from_dim, &has_dim, d) < 0)
-                        return -1;
-                    continue;
-                }
+            size_t c;
+            for (c = 0; k == ops->n_args && c < N_COMMON && strcmp(key, common_keys[c]); c++)
+                ;
+            if (k == ops->n_args && c < N_COMMON) {
+                if (parse_common(l, key, v, &from_dim, &has_dim, d) < 0)
+                    return -1;
+                continue;
             }
             if (k == ops->n_args) {
                 const char *names[64];
