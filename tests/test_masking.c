@@ -549,6 +549,86 @@ START_TEST(test_gap1d_masked)
 }
 END_TEST
 
+/* ---- BatchNormalization over a mask --------------------------------------------------- */
+
+/* In training, the batch statistics are the mean and biased variance of
+ * the unmasked steps (tf-keras 2.12+: tf.nn.weighted_moments with the mask
+ * as frequency weights); they normalize every step and feed the moving
+ * statistics. */
+START_TEST(test_batch_norm_masked)
+{
+    struct net n;
+    load_at(&n,
+            "layers:\n"
+            "  - Masking: {input_shape: [5, 3]}\n"
+            "  - BatchNormalization\n"
+            "compile: {loss: mse}\n",
+            3);
+    mask_steps(&n);
+    const struct layer *bn = n.m.nodes[2].layer;
+    const float *gamma = n.m.w + bn->params[0].offset, *beta = n.m.w + bn->params[1].offset;
+    float mm0[3], mv0[3];
+    memcpy(mm0, n.m.w + bn->params[2].offset, sizeof mm0);
+    memcpy(mv0, n.m.w + bn->params[3].offset, sizeof mv0);
+    struct rng r;
+    rng_seed(&r, 1);
+    model_forward(&n.m, 3, true, &r);
+    const float *x = model_input(&n.m), *y = n.m.output->y;
+    const unsigned char *mask = n.m.nodes[1].mask;
+    for (size_t f = 0; f < 3; f++) {
+        double s = 0, q = 0, W = 0;
+        for (size_t st = 0; st < 15; st++)
+            if (mask[st]) {
+                s += x[st * 3 + f];
+                W++;
+            }
+        double mean = s / W;
+        for (size_t st = 0; st < 15; st++)
+            if (mask[st])
+                q += (x[st * 3 + f] - mean) * (x[st * 3 + f] - mean);
+        double var = q / W;
+        for (size_t st = 0; st < 15; st++) {
+            double in = mask[st] ? x[st * 3 + f] : 0.0; /* Masking zeroed the rest */
+            close_to(y[st * 3 + f], (in - mean) / sqrt(var + 1e-3) * gamma[f] + beta[f], 1e-5,
+                     "normalized with the unmasked steps' statistics");
+        }
+        close_to(n.m.w[bn->params[2].offset + f], mm0[f] - (mm0[f] - mean) * 0.01, 1e-6,
+                 "moving_mean");
+        close_to(n.m.w[bn->params[3].offset + f], mv0[f] - (mv0[f] - var) * 0.01, 1e-6,
+                 "moving_variance");
+    }
+    net_free(&n);
+
+    /* Gradients in training, with a Dense before (its weights check BN's dx). */
+    load_at(&n,
+            "layers:\n"
+            "  - Masking: {input_shape: [5, 3]}\n"
+            "  - Dense: {units: 4, use_bias: false}\n" /* BN cancels a bias */
+            "  - BatchNormalization\n"
+            "  - Dense: {units: 2, activation: tanh}\n"
+            "compile: {loss: mse}\n",
+            3);
+    mask_steps(&n);
+    n.training = true;
+    net_gradcheck(&n, "Masking -> Dense -> BatchNormalization (training) -> Dense");
+    net_free(&n);
+    /* The masked steps' inputs depend on weights here (embedding row 0):
+     * their gradient comes only through the statistics, which they are
+     * not part of, so it is 0. */
+    load_at(&n,
+            "layers:\n"
+            "  - Embedding: {input_dim: 5, output_dim: 3, input_length: 6, mask_zero: true}\n"
+            "  - BatchNormalization\n"
+            "  - Dense: {units: 2, activation: tanh}\n"
+            "compile: {loss: mse}\n",
+            3);
+    int_inputs(&n, 5, 2);
+    n.training = true;
+    net_gradcheck(&n, "Embedding (mask_zero) -> BatchNormalization (training) -> Dense");
+    net_free(&n);
+}
+END_TEST
+
 /* ---- indices in the data ----------------------------------------------------------- */
 
 START_TEST(test_check_input)
@@ -670,6 +750,7 @@ static Suite *masking_suite(void)
     tcase_add_test(tc, test_loss_compute_masked);
     tcase_add_test(tc, test_masked_evaluate);
     tcase_add_test(tc, test_gap1d_masked);
+    tcase_add_test(tc, test_batch_norm_masked);
     suite_add_tcase(s, tc);
     return s;
 }
