@@ -552,7 +552,7 @@ END_TEST
 /* ---- BatchNormalization over a mask --------------------------------------------------- */
 
 /* In training, the batch statistics are the mean and biased variance of
- * the unmasked steps (tf-keras 2.12+: tf.nn.weighted_moments with the mask
+ * the unmasked steps (tf-keras batch_normalization.py: weighted_moments, the mask
  * as frequency weights); they normalize every step and feed the moving
  * statistics. */
 START_TEST(test_batch_norm_masked)

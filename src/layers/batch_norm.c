@@ -14,7 +14,7 @@
  * Keras's _bessels_correction_test_only keeps it), and epsilon is raised to
  * at least 1.001e-5 (tensorflow/python/ops/nn_impl.py fused_batch_norm).
  * Other inputs (after a Dense: 2-D) take tf.nn.moments' biased variance.
- * Under a time-step mask (tf-keras 2.12+ BatchNormalization.call's mask,
+ * Under a time-step mask (BatchNormalization.call's mask in late tf.keras 2,
  * non-fused path only) the batch statistics are tf.nn.weighted_moments
  * with the mask as frequency weights: the mean and variance of the
  * unmasked steps (0 and 0 when none is), which then normalize every step.
