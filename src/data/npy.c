@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,8 +294,8 @@ int npy_open(const char *path, struct array *a, struct diag *d)
     return 0;
 }
 
-size_t npy_write_header(FILE *f, const char *descr, const size_t *shape, size_t rank,
-                        size_t width)
+size_t npy_format_header(unsigned char *out, size_t size, const char *descr, const size_t *shape,
+                         size_t rank, size_t width)
 {
     char h[NPY_MAX_HEADER];
     int n = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
@@ -306,14 +307,14 @@ size_t npy_write_header(FILE *f, const char *descr, const size_t *shape, size_t 
         return 0;
     /* Spaces, then '\n', up to the width (numpy aligns the data to 64). */
     size_t text = (size_t)n + 1, total = width ? width : (10 + text + 63) / 64 * 64;
-    if (total < 10 + text || total - 10 > 0xffff || total - 10 >= sizeof h)
+    if (total < 10 + text || total - 10 > 0xffff || total > size)
         return 0;
     size_t hlen = total - 10;
-    memset(h + n, ' ', hlen - (size_t)n - 1);
-    h[hlen - 1] = '\n';
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
-    if (fwrite(pre, 1, 10, f) != 10 || fwrite(h, 1, hlen, f) != hlen)
-        return 0;
+    memcpy(out, pre, 10);
+    memcpy(out + 10, h, (size_t)n);
+    memset(out + 10 + n, ' ', hlen - (size_t)n - 1);
+    out[total - 1] = '\n';
     return total;
 }

@@ -1,12 +1,11 @@
 /* NPY files (numpy's format, versions 1.0, 2.0 and 3.0): the magic, the
  * header length, the Python-dict header {'descr', 'fortran_order',
- * 'shape'} parsed strictly, the data mapped from the file. Writes float32
- * and int64 NPY 1.0 headers for predict --format npy. */
+ * 'shape'} parsed strictly, the data mapped from the file. Formats NPY 1.0
+ * headers for predict --format npy. */
 #ifndef NNC_NPY_H
 #define NNC_NPY_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 #include "array.h"
 
@@ -31,12 +30,12 @@ int npy_parse(const unsigned char *p, size_t len, struct array *a, struct diag *
 /* Maps path and parses it; the array owns the map. */
 int npy_open(const char *path, struct array *a, struct diag *d);
 
-/* Writes an NPY 1.0 header for a C-order array of the given numpy dtype
- * ("<f4", "<i8") and shape, padded with spaces to exactly `width` bytes
- * when width is non-zero (so a header can be rewritten in place once the
- * row count is known), else to a multiple of 64. Returns the bytes
- * written, 0 when width is too small or the write failed. */
-size_t npy_write_header(FILE *f, const char *descr, const size_t *shape, size_t rank,
-                        size_t width);
+/* Formats an NPY 1.0 header for a C-order array of the given numpy dtype
+ * ("<f4", "<i8") and shape into out[0..size), padded with spaces to
+ * exactly `width` bytes when width is non-zero (so that a header can be
+ * rewritten in place once the row count is known), else to a multiple of
+ * 64 as numpy does. Returns its length, 0 when it does not fit. */
+size_t npy_format_header(unsigned char *out, size_t size, const char *descr, const size_t *shape,
+                         size_t rank, size_t width);
 
 #endif
