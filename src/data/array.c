@@ -297,6 +297,8 @@ int array_read_rows(const struct array *a, size_t first, size_t count, float *ou
                     struct diag *d)
 {
     NNC_ASSERT(first <= a->n && count <= a->n - first);
+    if (a->row_size == 0)
+        return 0;
     if (a->fortran && a->rank > 1)
         return read_rows_fortran(a, first, count, out, d);
     size_t total = count * a->row_size;

@@ -14,7 +14,7 @@
 int npy_header_length(const unsigned char *p, size_t len, const char *name, size_t *total,
                       struct diag *d)
 {
-    if (memcmp(p, "\x93NUMPY", len < 6 ? len : 6) != 0) {
+    if (len > 0 && memcmp(p, "\x93NUMPY", len < 6 ? len : 6) != 0) {
         diag_at(d, name, 0, 0, "header: not an NPY file (no \\x93NUMPY magic)");
         return -1;
     }

@@ -31,7 +31,7 @@ struct npz {
     void *map;
     size_t len;
     uint64_t cd_off;          /* members' data ends before the directory */
-    size_t n;
+    size_t n, n_alloc;        /* entries read, entries allocated */
     struct entry *e;
 };
 
@@ -134,6 +134,7 @@ static int read_directory(struct npz *z, struct diag *d)
         return bad(z, d, "more entries than the central directory can hold");
     z->cd_off = cd_off;
     z->e = xcalloc(count ? count : 1, sizeof *z->e);
+    z->n_alloc = count;
     uint64_t at = cd_off, stop = cd_off + cd_size;
     for (z->n = 0; z->n < count; z->n++) {
         struct entry *e = &z->e[z->n];
@@ -160,7 +161,6 @@ static int read_directory(struct npz *z, struct diag *d)
         for (size_t k = 0; k < z->n; k++)
             if (!strcmp(z->e[k].name, e->name)) {
                 diag_at(d, z->path, 0, 0, "member %s appears twice", e->name);
-                z->n++; /* so that npz_close frees its name */
                 return -1;
             }
         at += 46 + nlen + elen + clen;
@@ -185,7 +185,7 @@ void npz_close(struct npz *z)
 {
     if (!z)
         return;
-    for (size_t i = 0; i < z->n; i++)
+    for (size_t i = 0; i < z->n_alloc; i++)
         free(z->e[i].name);
     free(z->e);
     if (z->map)
