@@ -132,28 +132,29 @@ static int load_arrays(const char *const *paths, size_t n_paths, const struct da
     int rc = -1;
     enum data_format f0 = data_format_detect(paths[0]);
     memset(ds, 0, sizeof *ds);
-    if (check_no_columns(dc, paths[0], d) < 0)
-        return -1;
-    if (n_paths == 1 && f0 == DATA_NPZ) {
+    /* The files first: damaged data is reported before how it is used. */
+    for (size_t i = 0; i < n_paths; i++) {
+        enum data_format f = data_format_detect(paths[i]);
+        if (n_paths > 1 && (f == DATA_CSV || f == DATA_NPZ)) {
+            diag_at(d, paths[i], 0, 0, "%s; two data files are NPY or IDX files: features, "
+                    "then targets", f == DATA_CSV ? "a CSV file holds features and targets "
+                    "and comes alone" : "an NPZ file holds x and y and comes alone");
+            goto out;
+        }
+    }
+    if (f0 == DATA_NPZ) {
         if (open_npz(paths[0], m, role, true, &x, &y, d) < 0)
-            return -1;
-    } else if (n_paths == 1) {
+            goto out;
+    } else if (open_single(paths[0], f0, &x, d) < 0 ||
+               (n_paths > 1 && open_single(paths[1], data_format_detect(paths[1]), &y, d) < 0)) {
+        goto out;
+    }
+    if (check_no_columns(dc, paths[0], d) < 0)
+        goto out;
+    if (n_paths == 1 && f0 != DATA_NPZ) {
         diag_at(d, paths[0], 0, 0, "no targets: give the target file after the features "
                 "(DATA: X Y, or one NPZ holding x and y)");
-        return -1;
-    } else {
-        for (size_t i = 0; i < 2; i++) {
-            enum data_format f = data_format_detect(paths[i]);
-            if (f == DATA_CSV || f == DATA_NPZ) {
-                diag_at(d, paths[i], 0, 0, "%s; two data files are NPY or IDX files: features, "
-                        "then targets", f == DATA_CSV ? "a CSV file holds features and targets "
-                        "and comes alone" : "an NPZ file holds x and y and comes alone");
-                goto out;
-            }
-        }
-        if (open_single(paths[0], f0, &x, d) < 0 ||
-            open_single(paths[1], data_format_detect(paths[1]), &y, d) < 0)
-            goto out;
+        goto out;
     }
     if (check_input(&x, m, d) < 0)
         goto out;

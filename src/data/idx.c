@@ -93,6 +93,10 @@ static long gz_read(gzFile g, struct array *a, unsigned char *buf, size_t n, str
         int err;
         const char *msg = gzerror(g, &err);
         if (r < 0 || (err != Z_OK && err != Z_BUF_ERROR) || (err == Z_BUF_ERROR && r == 0)) {
+            /* zlib words it "PATH: what"; the path is ours to put first. */
+            size_t plen = strlen(a->name);
+            if (msg && !strncmp(msg, a->name, plen) && !strncmp(msg + plen, ": ", 2))
+                msg += plen + 2;
             diag_at(d, a->name, 0, 0, "gzip: %s",
                     err == Z_ERRNO ? strerror(errno) : msg && *msg ? msg : "read error");
             return -1;
