@@ -41,6 +41,10 @@ enum data_format data_format_detect(const char *path)
         return DATA_NPZ;
     if (ends_with(path, ".csv") || ends_with(path, ".tsv") || ends_with(path, ".txt"))
         return DATA_CSV;
+    /* Only regular files are sniffed: reading a pipe would eat its start. */
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return idx_name(path) ? DATA_IDX : DATA_CSV;
     unsigned char m[8] = {0};
     FILE *f = fopen(path, "rb");
     size_t got = 0;
