@@ -3,7 +3,10 @@
  * independence, a pipe answered row by row, and random bytes that must
  * neither crash nor hang. Test data goes to a fresh temporary directory. */
 #include <check.h>
+#include <errno.h>
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 #include <unistd.h>
 
 #include "../src/data/csv.h"
+#include "../src/data/decimal.h"
 #include "../src/spec.h"
 
 static char dir[64];
@@ -135,6 +139,173 @@ static long read_features(struct csv_reader *r, size_t batch, float **x)
     free(y);
     return n;
 }
+
+/* ---- the number parser ------------------------------------------------------------ */
+
+/* What decimal_to_float must equal: strtod on the whole text, then (float). */
+static enum decimal_status ref_decimal(const char *s, float *out)
+{
+    size_t n = strlen(s);
+    if (n == 0 || s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r') || strpbrk(s, "xX"))
+        return DECIMAL_INVALID;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end != s + n)
+        return DECIMAL_INVALID;
+    if (errno == ERANGE && fabs(v) > 1)
+        return DECIMAL_RANGE;
+    if (isnan(v) || isinf(v))
+        return DECIMAL_NOT_FINITE;
+    if (isinf((float)v))
+        return DECIMAL_RANGE;
+    *out = (float)v;
+    return DECIMAL_OK;
+}
+
+/* decimal_to_float(s) and the reference agree on the status and, for
+ * numbers, on every bit (so -0 differs from 0). Returns false on a mismatch. */
+static bool same_as_strtod(const char *s)
+{
+    float got = 12345, want = 12345;
+    enum decimal_status a = decimal_to_float(s, strlen(s), &got), b = ref_decimal(s, &want);
+    uint32_t gb, wb;
+    memcpy(&gb, &got, 4);
+    memcpy(&wb, &want, 4);
+    if (a == b && (a != DECIMAL_OK || gb == wb))
+        return true;
+    fprintf(stderr, "decimal '%s': status %d bits %08x, strtod: status %d bits %08x\n", s, a,
+            (unsigned)gb, b, (unsigned)wb);
+    return false;
+}
+
+START_TEST(test_decimal_edges)
+{
+    static const char *const cases[] = {
+        /* simple, signs, points */
+        "0", "-0", "+0", "0.0", "-0.0", "00000", "1", "-1", "+1", "1.", ".5", "-.5", "+.5e1",
+        "5.e-1", "123456", "0.1", "0.2", "0.3", "3.14159", "-2.718281828", "1e0", "1E5",
+        "1e+5", "1e-5", "1.5E-05", "007", "0.000001", "000.0001000",
+        /* Clinger's boundaries: 2^53 and around, 10^22 and 10^23 */
+        "9007199254740992", "9007199254740993", "9007199254740991", "9007199254740994",
+        "1e22", "1e23", "1e-22", "1e-23", "9007199254740992e22", "9007199254740993e-22",
+        "4.5e37", "1e37", "123e30", "12345e25", "1e38", "1e39",
+        /* 17 to 25 significant digits (pandas, numpy %.18e), dropped digits */
+        "0.30000000000000004", "0.1000000000000000055511151231257827",
+        "1.234567890123456789e-01", "9.999999999999999999e+00", "12345678901234567890",
+        "1234567890123456789012345", "0.000000000000000000000000012345678901234567890",
+        "-47.123456789012345", "3.4028234663852886e38", "1.1754943508222875e-38",
+        "99999999999999999999999999999999999999999999", "1.00000000000000000000000000001",
+        /* float range: max, overflow threshold, min normal, subnormals, underflow */
+        "3.4028235e38", "3.4028236e38", "3.40282356e38", "3.402823567e38",
+        "3.4028235677973366e38", "3.4028235677973367e38", "3.40282357e38", "-3.5e38", "1e39",
+        "1.17549435e-38", "1.1754942e-38", "1.4e-45", "1.401298464324817e-45", "7e-46",
+        "7.006492321624086e-46", "7.1e-46", "1e-46", "1e-50", "2.2250738585072014e-308",
+        "4.9e-324", "2e-324", "1e-400", "-1e-400", "1e308", "1.7976931348623157e308",
+        "1.7976931348623159e308", "1e309", "-1e400", "1e99999999999", "1e-99999999999",
+        "0e99999999", "0.0e-99999",
+        /* not finite, not numbers */
+        "inf", "-inf", "+INF", "Infinity", "-infinity", "nan", "NaN", "-nan", "nan(123)",
+        "infinit", "in", "na", "", "-", "+", ".", "-.", "e5", ".e5", "1e", "1e+", "1e-",
+        "1e5.", "1.2.3", "--1", "+-1", "1-", "1 ", " 1", "1\t", "\t1", "1,5", "1_000", "0x10",
+        "0X1p3", "1x", "abc", "1e5x", "١", "1e0000000000000000000000000001",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        ck_assert_msg(same_as_strtod(cases[i]), "case '%s'", cases[i]);
+    /* Statuses by name. */
+    float v;
+    ck_assert_int_eq(decimal_to_float("nan", 3, &v), DECIMAL_NOT_FINITE);
+    ck_assert_int_eq(decimal_to_float("1e39", 4, &v), DECIMAL_RANGE);
+    ck_assert_int_eq(decimal_to_float("1e400", 5, &v), DECIMAL_RANGE);
+    ck_assert_int_eq(decimal_to_float("0x1", 3, &v), DECIMAL_INVALID);
+    ck_assert_int_eq(decimal_to_float("1e-50", 5, &v), DECIMAL_OK);
+    ck_assert(v == 0 && !signbit(v));
+    ck_assert_int_eq(decimal_to_float("-0", 2, &v), DECIMAL_OK);
+    ck_assert(v == 0 && signbit(v));
+    ck_assert_int_eq(decimal_to_float("0.1", 3, &v), DECIMAL_OK);
+    ck_assert(v == 0.1f);
+}
+END_TEST
+
+static uint64_t rng_state = 88172645463325252u;
+
+static uint64_t next_u64(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+static unsigned below(unsigned n) { return (unsigned)(next_u64() % n); }
+
+/* A random decimal: sign, 1-25 digits with a point somewhere (or none),
+ * an exponent sometimes (mostly small, sometimes far out). */
+static void random_decimal(char *s)
+{
+    char *p = s;
+    unsigned r = below(4);
+    if (r == 1)
+        *p++ = '-';
+    else if (r == 2)
+        *p++ = '+';
+    unsigned n = 1 + below(below(3) ? 18 : 25), point = below(n + 2);
+    for (unsigned i = 0; i < n; i++) {
+        if (i == point)
+            *p++ = '.';
+        *p++ = (char)('0' + (i == 0 && below(2) ? 0 : below(10)));
+    }
+    if (point == n)
+        *p++ = '.';
+    if (below(3) == 0)
+        p += sprintf(p, "%c%d", below(2) ? 'e' : 'E', below(4) ? (int)below(61) - 30
+                                                              : (int)below(801) - 400);
+    *p = '\0';
+}
+
+/* A decimal at or next to the midpoint of two adjacent floats, where one
+ * more rounding (text -> double -> float) could tip either way. */
+static void near_midpoint(char *s)
+{
+    uint32_t bits = (uint32_t)(next_u64() % 0x7F000000u) + 0x00800000u / 2;
+    float f, g;
+    memcpy(&f, &bits, 4);
+    bits++;
+    memcpy(&g, &bits, 4);
+    double m = ((double)f + (double)g) / 2; /* exact */
+    static const int digits[] = {9, 15, 16, 17, 18, 19, 20, 25, 40};
+    sprintf(s, "%.*e", digits[below(9)] - 1, m);
+    if (below(2)) {
+        /* nudge the last mantissa digit up or down */
+        char *e = strchr(s, 'e'), *last = e - 1;
+        if (*last > '0' && *last < '9')
+            *last = (char)(*last + (below(2) ? 1 : -1));
+    }
+}
+
+START_TEST(test_decimal_random)
+{
+    char s[128];
+    int bad = 0;
+    for (int i = 0; i < 1000000 && bad < 5; i++) {
+        unsigned kind = below(8);
+        if (kind < 4) {
+            random_decimal(s);
+        } else if (kind < 6) {
+            near_midpoint(s);
+        } else {
+            /* what writers produce from random values: %g, %.17g, %.18e, %f */
+            double v = ldexp((double)(next_u64() >> 11), -53) * pow(10, (int)below(20) - 10);
+            if (below(2))
+                v = -v;
+            static const char *const fmt[] = {"%g", "%.9g", "%.17g", "%.18e", "%f", "%.3f"};
+            sprintf(s, fmt[below(6)], kind == 6 ? (double)(float)v : v);
+        }
+        bad += !same_as_strtod(s);
+    }
+    ck_assert_int_eq(bad, 0);
+}
+END_TEST
 
 /* ---- detection ------------------------------------------------------------ */
 
@@ -325,7 +496,7 @@ START_TEST(test_crlf_bom_blank_lines)
 
     /* CRLF line numbers, a quoted CRLF, no final newline. */
     p = put("w2.csv", "a,b\r\n1,\"x\r\ny\"\r\n3,4\r\n,5");
-    expect_read_error(p, "%s:5:1: empty field");
+    expect_read_error(p, "%s:5:1: missing value");
     p = put("w3.csv", "\xEF\xBB\xBF" "1;2\n3;4");
     r = open_ok(p, -1, 0);
     ck_assert_uint_eq(csv_n_columns(r), 2);
@@ -528,8 +699,8 @@ START_TEST(test_data_errors)
     expect_read_error(put("b.csv", "a,b,c\n1,2,3\n\n\n4,5,6,7\n"),
                       "%s:5: expected 3 fields, found 4");
     expect_read_error(put("c.csv", "a,b,c\n1,abc,3\n"), "%s:2:2: 'abc' is not a number");
-    expect_read_error(put("d.csv", "a,b,c\n1,,3\n"), "%s:2:2: empty field");
-    expect_read_error(put("e.csv", "a,b,c\n1,2,\"  \"\n"), "%s:2:3: empty field");
+    expect_read_error(put("d.csv", "a,b,c\n1,,3\n"), "%s:2:2: missing value");
+    expect_read_error(put("e.csv", "a,b,c\n1,2,\"  \"\n"), "%s:2:3: missing value");
     expect_read_error(put("f.csv", "a,b,c\n1,2,3\n1,nan,3\n"), "%s:3:2: 'nan' is not a finite number");
     expect_read_error(put("g.csv", "a,b,c\n-inf,2,3\n"), "%s:2:1: '-inf' is not a finite number");
     expect_read_error(put("h.csv", "a,b,c\n1e300,2,3\n"), "%s:2:1: '1e300' is out of range for float32");
@@ -541,7 +712,7 @@ START_TEST(test_data_errors)
     expect_read_error(put("k.csv", "a,b,c\n1,2,3\n4,\"5\"x,6\n"),
                       "%s:3:2: unexpected 'x' after a closing quote");
     expect_read_error(put_n("l.csv", "a,b,c\n1,2\0003,4\n", 15), "%s:2:2: NUL byte in field");
-    expect_read_error(put("m.csv", "a,b,c\n1,\xff\xfe,3\n"), "%s:2:2: '\xff\xfe' is not a number");
+    expect_read_error(put("m.csv", "a,b,c\n1,\xff\xfe,3\n"), "%s:2:2: '\\xff\\xfe' is not a number");
     expect_read_error(put("n.csv", "a,b,c\n1,2,3\n  \"4\n\n5\"  ,6,z\n"),
                       "%s:3:1: '4??5' is not a number");
     expect_read_error(put("n2.csv", "a,b,c\n1,2,3\n\"\n\n\"\n"), "%s:3: expected 3 fields, found 1");
@@ -744,6 +915,8 @@ static Suite *csv_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_decimal_edges);
+    tcase_add_test(tc, test_decimal_random);
     tcase_add_test(tc, test_header_detected);
     tcase_add_test(tc, test_no_header_detected);
     tcase_add_test(tc, test_header_forced);
