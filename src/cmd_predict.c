@@ -35,7 +35,8 @@ int cmd_predict(const struct cli_args *a)
     struct data_conf dc;
     if (data_conf_parse(mf.data, &dc, &d) < 0)
         goto out;
-    if (csv_open(&r, input, &dc.csv, &d) < 0 || predict_columns(r, &m, &meta, &d) < 0)
+    struct csv_options opt = data_csv_options(&dc, &meta);
+    if (csv_open(&r, input, &opt, &d) < 0 || predict_columns(r, &m, &meta, &d) < 0)
         goto out;
     size_t bs = a->batch_size_set ? (size_t)a->batch_size : 32;
     model_workspace(&m, bs);

@@ -310,29 +310,33 @@ static void row_reserve(struct csv_row *row, size_t len)
     row->cap = cap;
 }
 
-/* Records a field of n bytes at text offset off; checked: the limits apply. */
-static int add_field(struct csv_reader *r, struct csv_row *row, size_t off, size_t n, bool checked,
-                     struct diag *d)
+/* The limits on a field of n bytes about to be added to row. */
+static int check_field(struct csv_reader *r, const struct csv_row *row, size_t n, struct diag *d)
 {
-    if (checked && row->n == MAX_FIELDS) {
+    if (row->n == MAX_FIELDS) {
         diag_at(d, r->path, row->line, 0, "row with more than %d fields", MAX_FIELDS);
         return -1;
     }
-    if (checked && n > MAX_FIELD) {
+    if (n > MAX_FIELD) {
         diag_at(d, r->path, row->line, row->n + 1, "field longer than %d bytes", MAX_FIELD);
         return -1;
     }
+    return 0;
+}
+
+/* Records a field starting at text offset off. */
+static inline void add_field(struct csv_row *row, size_t off)
+{
     if (row->n == row->start_cap) {
         row->start_cap = row->start_cap ? 2 * row->start_cap : 16;
         row->start = xrealloc(row->start, row->start_cap * sizeof *row->start);
     }
     row->start[row->n++] = off;
-    return 0;
 }
 
 /* A line of one delimiter-separated row, no quotes in it. Blank lines (spaces
  * and tabs that are not the delimiter) are skipped, as libcsv does. A line
- * of at most MAX_FIELD bytes cannot break a limit, so only longer ones are
+ * shorter than MAX_FIELD bytes cannot break a limit, so only longer ones are
  * checked field by field. */
 static int split_delimited(struct csv_reader *r, const char *s, size_t len, struct diag *d)
 {
@@ -355,13 +359,15 @@ static int split_delimited(struct csv_reader *r, const char *s, size_t len, stru
         if (c != delim)
             continue;
         t[i] = '\0';
-        if (add_field(r, row, begin, i - begin, checked, d) < 0)
+        if (checked && check_field(r, row, i - begin, d) < 0)
             return -1;
+        add_field(row, begin);
         begin = i + 1;
     }
     t[len] = '\0';
-    if (add_field(r, row, begin, len - begin, checked, d) < 0)
+    if (checked && check_field(r, row, len - begin, d) < 0)
         return -1;
+    add_field(row, begin);
     row->len = len + 1;
     push_row(r);
     return 0;
@@ -383,8 +389,9 @@ static int split_blanks(struct csv_reader *r, const char *s, size_t len, struct 
         size_t b = i;
         while (i < len && !is_blank(s[i]))
             i++;
-        if (add_field(r, row, o, i - b, len >= MAX_FIELD, d) < 0)
+        if (len >= MAX_FIELD && check_field(r, row, i - b, d) < 0)
             return -1;
+        add_field(row, o);
         memcpy(row->text + o, s + b, i - b);
         o += i - b;
         row->text[o++] = '\0';

@@ -1,19 +1,20 @@
 /* CSV -> in-memory datasets (see dataset.h). */
 #include "dataset.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 int data_conf_parse(const struct spec_node *section, struct data_conf *out, struct diag *d)
 {
-    static const char *const keys[] = {"target", "features", "header", "delimiter",
-                                       "sample_weight"};
+    static const char *const keys[] = {"target",        "features", "header", "delimiter",
+                                       "sample_weight", "comment",  "na_value"};
     memset(out, 0, sizeof *out);
     out->csv.header = -1;
     if (!section || spec_is_null(section))
         return 0;
-    if (spec_check_keys(section, keys, 5, "the data section", d) < 0)
+    if (spec_check_keys(section, keys, sizeof keys / sizeof keys[0], "the data section", d) < 0)
         return -1;
     out->target = spec_get(section, "target");
     out->sample_weight = spec_get(section, "sample_weight");
@@ -32,11 +33,46 @@ int data_conf_parse(const struct spec_node *section, struct data_conf *out, stru
             return -1;
         if (!strcmp(s, "\\t") || !strcmp(s, "tab"))
             s = "\t";
+        else if (!strcmp(s, "whitespace") || !strcmp(s, "space"))
+            s = " ";
         if (strlen(s) != 1)
-            return spec_error(delim, d, "delimiter must be one character");
+            return spec_error(delim, d,
+                              "delimiter must be one character, tab or whitespace, not '%s'", s);
+        if (strchr("\"\r\n", s[0]))
+            return spec_error(delim, d, "a quote or line end cannot be the delimiter");
         out->csv.delimiter = (unsigned char)s[0];
     }
+    const struct spec_node *comment = spec_get(section, "comment");
+    if (comment && !spec_is_null(comment)) {
+        if (spec_string(comment, &out->csv.comment, d) < 0)
+            return -1;
+        size_t n = strlen(out->csv.comment);
+        if (n == 0 || n > 16 || strpbrk(out->csv.comment, "\r\n"))
+            return spec_error(comment, d, "comment must be 1 to 16 characters on one line");
+    }
+    const struct spec_node *na = spec_get(section, "na_value");
+    if (na && !spec_is_null(na)) {
+        double v;
+        if (spec_double(na, &v, d) < 0)
+            return -1;
+        if (fabs(v) > FLT_MAX)
+            return spec_error(na, d, "na_value %g is out of range for float32", v);
+        out->csv.has_na = true;
+        out->csv.na_value = (float)v;
+    }
     return 0;
+}
+
+struct csv_options data_csv_options(const struct data_conf *dc, const struct ckpt_meta *meta)
+{
+    struct csv_options opt = dc->csv;
+    if (!opt.has_na && meta->has_na) {
+        opt.has_na = true;
+        opt.na_value = meta->na_value;
+    }
+    if (!opt.comment)
+        opt.comment = meta->comment;
+    return opt;
 }
 
 /* Every column not in `not` (in order). */
@@ -299,6 +335,9 @@ int dataset_load_train(const char *path, const struct data_conf *dc, const struc
     if (load_rows(r, m, ds, n_f, n_t, wp, false, meta, d) < 0)
         goto out;
     meta->n_columns = n_cols;
+    meta->has_na = dc->csv.has_na;
+    meta->na_value = dc->csv.na_value;
+    meta->comment = dc->csv.comment ? xstrdup(dc->csv.comment) : NULL;
     meta->n_features = n_f;
     meta->feature_cols = features;
     meta->n_target = n_t;
@@ -335,7 +374,8 @@ int dataset_load_eval(const char *path, const struct data_conf *dc, const struct
 {
     memset(ds, 0, sizeof *ds);
     struct csv_reader *r;
-    if (csv_open(&r, path, &dc->csv, d) < 0)
+    struct csv_options opt = data_csv_options(dc, meta);
+    if (csv_open(&r, path, &opt, d) < 0)
         return -1;
     int rc = -1;
     size_t n_t = meta->n_target ? meta->n_target : 1;

@@ -21,7 +21,8 @@ struct dataset {
     size_t first_line;  /* file line of sample 0 (for messages) */
 };
 
-/* The data: section: target, features, sample_weight, header, delimiter. */
+/* The data: section: target, features, sample_weight, header, delimiter,
+ * comment, na_value. */
 struct data_conf {
     const struct spec_node *target, *features;
     const struct spec_node *sample_weight; /* one numeric column: a weight >= 0 per row */
@@ -29,6 +30,11 @@ struct data_conf {
 };
 
 int data_conf_parse(const struct spec_node *section, struct data_conf *out, struct diag *d);
+
+/* dc's CSV options, with the training data's na_value and comment (saved in
+ * the checkpoint's meta) where dc sets none: evaluate and predict read
+ * their data as training did. */
+struct csv_options data_csv_options(const struct data_conf *dc, const struct ckpt_meta *meta);
 
 /* Training data: resolves the columns from dc, records the mapping and the
  * class names in meta (which owns them afterwards). */
