@@ -507,6 +507,253 @@ START_TEST(test_crlf_bom_blank_lines)
 }
 END_TEST
 
+/* ---- comment lines, whitespace, missing values ----------------------------------- */
+
+static struct csv_reader *open_opt(const char *path, const struct csv_options *opt)
+{
+    struct csv_reader *r = NULL;
+    struct diag d = {{0}};
+    if (csv_open(&r, path, opt, &d) != 0)
+        ck_abort_msg("csv_open failed: %s", d.msg);
+    return r;
+}
+
+START_TEST(test_comment_lines)
+{
+    struct csv_options opt = {.header = -1, .comment = "#"};
+    /* Before the header (with ; in it: detection passes over comments), between
+     * rows, right after a BOM, with CRLF, and a comment line longer than the
+     * read buffer. */
+    size_t big = 300000, len = 0;
+    char *text = malloc(big + 200);
+    len += (size_t)sprintf(text, "\xEF\xBB\xBF# a;b;c;d\r\n#\r\na,b\r\n1,2\r\n# x;y\r\n");
+    text[len++] = '#';
+    memset(text + len, ';', big);
+    len += big;
+    len += (size_t)sprintf(text + len, "\n3,4\n  \n#\n5,q\n");
+    const char *p = put_n("c.csv", text, len);
+    free(text);
+    struct csv_reader *r = open_opt(p, &opt);
+    ck_assert(csv_has_header(r));
+    ck_assert_uint_eq(csv_n_columns(r), 2);
+    ck_assert_str_eq(csv_column_name(r, 1), "b");
+    float x[8];
+    struct diag d = {{0}};
+    ck_assert_int_eq(csv_read(r, 2, x, NULL, &d), 2);
+    ck_assert_float_eq(x[1], 2);
+    ck_assert_float_eq(x[3], 4);
+    /* Lines still count: the comments are lines 1, 2, 5, 6 and 9. */
+    ck_assert_int_eq(csv_read(r, 2, x, NULL, &d), -1);
+    expect_msg(&d, "%s:10:2: 'q' is not a number", p);
+    csv_close(r);
+
+    /* A marker inside a quoted field is data; a marker of two characters. */
+    opt.comment = "//";
+    p = put("q.csv", "x,label\n// skip\n1,\"two\n// lines\"\n/,3\n");
+    r = open_opt(p, &opt);
+    ck_assert_int_eq(csv_select(r, (size_t[]){0}, 1, (size_t[]){1}, 1, &d), 0);
+    float y[2];
+    ck_assert_int_eq(csv_read(r, 1, x, y, &d), 1);
+    size_t n;
+    ck_assert_str_eq(csv_classes(r, &n)[0], "two\n// lines");
+    ck_assert_int_eq(csv_read(r, 1, x, y, &d), -1);
+    expect_msg(&d, "%s:5:1: '/' is not a number", p);
+    csv_close(r);
+
+    /* Without the option, '#' lines are data; a file of comments has none. */
+    p = put("n.csv", "1\n# c\n");
+    expect_read_error(p, "%s:2:1: '# c' is not a number");
+    opt.comment = "#";
+    struct csv_reader *r2 = NULL;
+    p = put("only.csv", "# a\n#b\n");
+    ck_assert_int_eq(csv_open(&r2, p, &opt, &d), -1);
+    expect_msg(&d, "%s: no data rows", p);
+    opt.comment = "";
+    ck_assert_int_eq(csv_open(&r2, p, &opt, &d), -1);
+    expect_msg(&d, "%s: invalid comment marker", p);
+}
+END_TEST
+
+START_TEST(test_whitespace_separated)
+{
+    /* numpy.savetxt's default: blanks, %.18e. */
+    const char *p = put("np.txt", "1.000000000000000000e+00 -2.500000000000000000e-01\n"
+                                  "3.000000000000000000e+00 4.000000000000000000e+00\n");
+    struct csv_reader *r = open_ok(p, -1, 0);
+    ck_assert_uint_eq(csv_n_columns(r), 2);
+    ck_assert(!csv_has_header(r));
+    float *x;
+    ck_assert_int_eq(read_features(r, 4, &x), 2);
+    ck_assert_float_eq(x[1], -0.25f);
+    ck_assert_float_eq(x[3], 4);
+    free(x);
+    csv_close(r);
+
+    /* Runs of blanks, leading and trailing blanks, CRLF, blank lines; a
+     * header whose field count matches the next line's. */
+    p = put("ws.txt", "  x   y  z \r\n\r\n 1  2\t\t3\r\n4 5 6 \r\n7 8 q\n");
+    r = open_ok(p, -1, 0);
+    ck_assert(csv_has_header(r));
+    ck_assert_uint_eq(csv_n_columns(r), 3);
+    ck_assert_str_eq(csv_column_name(r, 2), "z");
+    float buf[12];
+    struct diag d = {{0}};
+    ck_assert_int_eq(csv_read(r, 2, buf, NULL, &d), 2);
+    static const float want[] = {1, 2, 3, 4, 5, 6};
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(buf[i], want[i]);
+    ck_assert_int_eq(csv_read(r, 2, buf, NULL, &d), -1);
+    expect_msg(&d, "%s:5:3: 'q' is not a number", p);
+    csv_close(r);
+
+    /* Ragged rows are still errors; one text field per line is one column. */
+    expect_read_error(put("rag.txt", "1 2 3\n4 5\n"), "%s:2: expected 3 fields, found 2");
+    p = put("names.txt", "first name\nsecond\n");
+    r = open_ok(p, -1, 0);
+    ck_assert_uint_eq(csv_n_columns(r), 1);
+    csv_close(r);
+
+    /* Set explicitly: quotes are ordinary characters there. */
+    p = put("q.txt", "\"a b\" c\n1 2 3\n");
+    r = open_ok(p, 1, ' ');
+    ck_assert_uint_eq(csv_n_columns(r), 3);
+    ck_assert_str_eq(csv_column_name(r, 0), "\"a");
+    ck_assert_str_eq(csv_column_name(r, 1), "b\"");
+    csv_close(r);
+}
+END_TEST
+
+START_TEST(test_missing_values)
+{
+    const char *p = put("na.csv", "a,b,c,y\n,NA,nan,1\nN/A, null ,None,2\n-NaN,#N/A,<NA>,3\n"
+                                  "7,NULL,n/a,4\n");
+    struct csv_options opt = {.header = -1, .has_na = true, .na_value = -1.5f};
+    struct csv_reader *r = open_opt(p, &opt);
+    struct diag d = {{0}};
+    ck_assert_int_eq(csv_select(r, (size_t[]){0, 1, 2}, 3, (size_t[]){3}, 1, &d), 0);
+    float x[12], y[4];
+    ck_assert_int_eq(csv_read(r, 4, x, y, &d), 4);
+    for (int i = 0; i < 12; i++)
+        ck_assert_float_eq(x[i], i == 9 ? 7 : -1.5f);
+    ck_assert_float_eq(y[3], 4);
+    csv_close(r);
+
+    /* Targets are never filled; inf and text stay errors. */
+    static const struct {
+        const char *text, *err;
+    } cases[] = {
+        {"a,y\n1,\n", "%s:2:2: missing value"},
+        {"a,y\n1,2\n1,NA\n", "%s:3:2: 'NA' is not a number"},
+        {"a,b,y\n1,inf,2\n", "%s:2:2: 'inf' is not a finite number"},
+        {"a,b,y\n1,abc,2\n", "%s:2:2: 'abc' is not a number"},
+        {"a,b,y\nclass,1,2\n", "%s:2:1: 'class' is not a number"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        p = put_n("e.csv", cases[i].text, strlen(cases[i].text));
+        n_paths--;
+        r = open_opt(p, &opt);
+        size_t nc = csv_n_columns(r), t = nc - 1;
+        ck_assert_int_eq(csv_select(r, (size_t[]){0, 1}, nc - 1, &t, 1, &d), 0);
+        ck_assert_int_eq(csv_read(r, 4, x, y, &d), -1);
+        expect_msg(&d, cases[i].err, p);
+        csv_close(r);
+    }
+    unlink(paths[n_paths]);
+
+    /* Without na_value: each names its cell. */
+    expect_read_error(put("m1.csv", "a,b,y\n1,2,3\n4,,6\n"), "%s:3:2: missing value");
+    expect_read_error(put("m2.csv", "a,b,y\n1,\" \",3\n"), "%s:2:2: missing value");
+    expect_read_error(put("m3.csv", "a,b,y\n1,NA,3\n"), "%s:2:2: 'NA' is not a number");
+    expect_read_error(put("m4.csv", "a,b,y\n1,2,\n"), "%s:2:3: missing value");
+}
+END_TEST
+
+/* ---- the fast splitter and libcsv on the same file -------------------------------- */
+
+START_TEST(test_mixed_lines)
+{
+    /* Quoted rows (libcsv, fields across lines, a quoted CRLF) between
+     * unquoted rows (split directly): values and line numbers agree. */
+    const char *p = put("mix.csv", "x,label\n1,\"a\nb\"\n2,c\n\"3\",\"d\r\ne\"\n4,c\r\n5, \"c\" \nz,c\n");
+    struct csv_reader *r = open_ok(p, -1, 0);
+    struct diag d = {{0}};
+    ck_assert_int_eq(csv_select(r, (size_t[]){0}, 1, (size_t[]){1}, 1, &d), 0);
+    float x[8], y[8];
+    ck_assert_int_eq(csv_read(r, 5, x, y, &d), 5);
+    static const float wx[] = {1, 2, 3, 4, 5}, wy[] = {0, 1, 2, 1, 1};
+    for (int i = 0; i < 5; i++) {
+        ck_assert_float_eq(x[i], wx[i]);
+        ck_assert_float_eq(y[i], wy[i]);
+    }
+    size_t n;
+    char *const *names = csv_classes(r, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(names[0], "a\nb");
+    ck_assert_str_eq(names[2], "d\r\ne");
+    ck_assert_int_eq(csv_read(r, 5, x, y, &d), -1);
+    expect_msg(&d, "%s:9:1: 'z' is not a number", p);
+    csv_close(r);
+
+    /* A CR alone ends a row (libcsv's rule) without counting as a line. */
+    expect_read_error(put("cr.csv", "1,2\r3,4\n5,x\n"), "%s:2:2: 'x' is not a number");
+    /* Blank lines of blanks; a tab-separated line of empty fields is a row. */
+    expect_read_error(put("b.csv", "a,b\n1,2\n \t \n3,x\n"), "%s:4:2: 'x' is not a number");
+    expect_read_error(put("t.tsv", "a\tb\n1\t2\n\t\n"), "%s:3:1: missing value");
+    /* A quote later in an unquoted field is libcsv's error, as before. */
+    expect_read_error(put("q.csv", "a,b\n1,2\n3,4\"\n"),
+                      "%s:3:2: unexpected '\"' in a field (quote the whole field and double "
+                      "the quotes inside it)");
+}
+END_TEST
+
+/* A valid 8 MB line (900,000 fields) reads in linear time; a 10 MB line of
+ * one field, or of too many fields, is a located error. */
+START_TEST(test_long_lines)
+{
+    size_t fields = 900000, n = fields * 9;
+    char *buf = malloc(n + 64);
+    for (size_t i = 0; i < fields; i++)
+        memcpy(buf + 9 * i, i + 1 < fields ? "1.234567," : "7.654321\n", 9);
+    const char *p = put_n("wide.csv", buf, n);
+    struct csv_reader *r = open_ok(p, -1, 0);
+    ck_assert_uint_eq(csv_n_columns(r), fields);
+    float *x = malloc(fields * sizeof *x);
+    struct diag d = {{0}};
+    ck_assert_int_eq(csv_read(r, 1, x, NULL, &d), 1);
+    ck_assert_float_eq(x[0], 1.234567f);
+    ck_assert_float_eq(x[fields - 1], 7.654321f);
+    ck_assert_int_eq(csv_read(r, 1, x, NULL, &d), 0);
+    free(x);
+    csv_close(r);
+
+    n = 10u << 20;
+    buf = realloc(buf, n + 16);
+    memcpy(buf, "a,b\n1,2\n", 8);
+    memset(buf + 8, '5', n - 8);
+    memcpy(buf + n - 3, ",1\n", 3);
+    expect_read_error(put_n("one.csv", buf, n), "%s:3:1: field longer than 1048576 bytes");
+    for (size_t i = 8; i + 3 < n; i += 2)
+        buf[i + 1] = ',';
+    expect_read_error(put_n("many.csv", buf, n), "%s:3: row with more than 1048576 fields");
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_utf8_names)
+{
+    const char *p = put("u.csv", "caf\xc3\xa9,\xe2\x82\xac,label\n1,2,\xc3\xa9t\xc3\xa9\n");
+    struct csv_reader *r = open_ok(p, -1, 0);
+    ck_assert_str_eq(csv_column_name(r, 0), "caf\xc3\xa9");
+    csv_close(r);
+    expect_open_error(put("bad.csv", "a,b\xff,c\n1,2,3\n"), -1,
+                      "%s:1:2: column name 'b\\xff' is not valid UTF-8 text");
+    expect_open_error(put("over.csv", "a,\xc0\xaf\n1,2\n"), -1,
+                      "%s:1:2: column name '\\xc0\\xaf' is not valid UTF-8 text");
+    expect_read_error(put("cls.csv", "a,y\n1,ok\n2,b\xed\xa0\x80\n"),
+                      "%s:3:2: class name 'b\\xed\\xa0\\x80' is not valid UTF-8 text");
+}
+END_TEST
+
 /* ---- column selection ----------------------------------------------------------- */
 
 static const char *model_yaml = "t1: label\n"
@@ -867,6 +1114,12 @@ START_TEST(test_pipe_header_row_by_row)
 }
 END_TEST
 
+START_TEST(test_pipe_blanks_row_by_row)
+{
+    pipe_dialogue("1 2\n", "3 4\n\n5 q\n", 0);
+}
+END_TEST
+
 /* Random bytes from a CSV-ish alphabet: every outcome is a row count or a
  * located error; nothing crashes (the sanitizer build checks memory). */
 START_TEST(test_random_bytes)
@@ -924,6 +1177,12 @@ static Suite *csv_suite(void)
     tcase_add_test(tc, test_delimiters);
     tcase_add_test(tc, test_quoted_fields);
     tcase_add_test(tc, test_crlf_bom_blank_lines);
+    tcase_add_test(tc, test_comment_lines);
+    tcase_add_test(tc, test_whitespace_separated);
+    tcase_add_test(tc, test_missing_values);
+    tcase_add_test(tc, test_mixed_lines);
+    tcase_add_test(tc, test_long_lines);
+    tcase_add_test(tc, test_utf8_names);
     tcase_add_test(tc, test_resolve_columns);
     tcase_add_test(tc, test_select_order);
     tcase_add_test(tc, test_class_first_appearance);
@@ -934,6 +1193,7 @@ static Suite *csv_suite(void)
     tcase_add_test(tc, test_batch_sizes_agree);
     tcase_add_test(tc, test_pipe_row_by_row);
     tcase_add_test(tc, test_pipe_header_row_by_row);
+    tcase_add_test(tc, test_pipe_blanks_row_by_row);
     tcase_add_test(tc, test_random_bytes);
     suite_add_tcase(s, tc);
     return s;
