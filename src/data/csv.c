@@ -95,6 +95,8 @@ struct csv_reader {
     size_t n_slots;         /* a power of two, more than twice n_classes */
 
     size_t rows_read;       /* data rows returned so far */
+    size_t *lines;          /* lines of the rows the last csv_read returned */
+    size_t lines_cap;
     bool failed;            /* a read failed: every later call repeats errmsg */
     char errmsg[sizeof(((struct diag *)0)->msg)];
 };
@@ -854,6 +856,7 @@ void csv_close(struct csv_reader *r)
     free(r->sel);
     free(r->buf);
     free(r->comment);
+    free(r->lines);
     free(r->path);
     free(r);
 }
@@ -1213,6 +1216,11 @@ long csv_read(struct csv_reader *r, size_t max_rows, float *x, float *y, struct 
             float *yr = r->n_target ? y + got * r->n_target : NULL;
             if (convert_row(r, &r->q[r->q_head], xr, yr, d) < 0)
                 return fail(r, d);
+            if (got == r->lines_cap) {
+                r->lines_cap = r->lines_cap ? 2 * r->lines_cap : 64;
+                r->lines = xrealloc(r->lines, r->lines_cap * sizeof *r->lines);
+            }
+            r->lines[got] = r->q[r->q_head].line;
             pop_row(r);
             got++;
             continue;
@@ -1228,4 +1236,10 @@ long csv_read(struct csv_reader *r, size_t max_rows, float *x, float *y, struct 
         return fail(r, d);
     }
     return (long)got;
+}
+
+size_t csv_row_line(const struct csv_reader *r, size_t k)
+{
+    NNC_ASSERT(k < r->lines_cap && r->lines);
+    return r->lines[k];
 }

@@ -71,4 +71,9 @@ bool csv_target_is_class(const struct csv_reader *r);
  * and count lines of the file (the header is line 1 when present). */
 long csv_read(struct csv_reader *r, size_t max_rows, float *x, float *y, struct diag *d);
 
+/* The file line where row k (k < the count it returned) of the last
+ * csv_read began: rows may be apart (blank and comment lines) or span
+ * lines (quoted newlines). */
+size_t csv_row_line(const struct csv_reader *r, size_t k);
+
 #endif

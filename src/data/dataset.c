@@ -96,13 +96,19 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Reads every row; y holds the raw target columns. */
-static int read_all(struct csv_reader *r, size_t n_x, size_t n_t, float **x, float **t, size_t *n,
-                    struct diag *d)
+size_t dataset_line(const struct dataset *ds, size_t i)
+{
+    return ds->line ? ds->line[i] : ds->first_line + i;
+}
+
+/* Reads every row; y holds the raw target columns, *lines each row's line. */
+static int read_all(struct csv_reader *r, size_t n_x, size_t n_t, float **x, float **t,
+                    size_t **lines, size_t *n, struct diag *d)
 {
     size_t cap = 1024, rows = 0;
     *x = xmalloc(cap * n_x * sizeof **x);
     *t = xmalloc(cap * (n_t ? n_t : 1) * sizeof **t);
+    *lines = xmalloc(cap * sizeof **lines);
     for (;;) {
         if (rows == cap) {
             size_t bytes;
@@ -113,12 +119,15 @@ static int read_all(struct csv_reader *r, size_t n_x, size_t n_t, float **x, flo
             cap *= 2;
             *x = xrealloc(*x, bytes);
             *t = xrealloc(*t, cap * (n_t ? n_t : 1) * sizeof **t);
+            *lines = xrealloc(*lines, cap * sizeof **lines);
         }
         long got = csv_read(r, cap - rows, *x + rows * n_x, *t + rows * n_t, d);
         if (got < 0)
             return -1;
         if (got == 0)
             break;
+        for (size_t k = 0; k < (size_t)got; k++)
+            (*lines)[rows + k] = csv_row_line(r, k);
         rows += (size_t)got;
     }
     if (rows == 0) {
@@ -167,7 +176,7 @@ static int convert_targets(const struct model *m, struct dataset *ds, const floa
         }
         float v = t[i];
         if (v != floorf(v) || v < 0 || v >= (float)K) {
-            diag_at(d, ds->source, ds->first_line + i, 0,
+            diag_at(d, ds->source, dataset_line(ds, i), 0,
                     "label %g is not a class index in [0, %zu)", (double)v, K);
             return -1;
         }
@@ -201,7 +210,7 @@ static int split_weights(struct dataset *ds, size_t n_x, size_t weight_col, stru
         ds->w[i] = row[n_x];
         memmove(ds->x + i * n_x, row, n_x * sizeof *ds->x);
         if (ds->w[i] < 0) {
-            diag_at(d, ds->source, ds->first_line + i, weight_col + 1,
+            diag_at(d, ds->source, dataset_line(ds, i), weight_col + 1,
                     "sample weight %g is negative", (double)ds->w[i]);
             return -1;
         }
@@ -217,7 +226,7 @@ static int load_rows(struct csv_reader *r, const struct model *m, struct dataset
     int rc = -1;
     ds->source = xstrdup(csv_path(r));
     ds->first_line = csv_has_header(r) ? 2 : 1;
-    if (read_all(r, n_x + (weight_col != NULL), n_t, &x, &t, &ds->n, d) < 0)
+    if (read_all(r, n_x + (weight_col != NULL), n_t, &x, &t, &ds->line, &ds->n, d) < 0)
         goto out;
     ds->x = x;
     ds->n_x = n_x;
@@ -465,6 +474,10 @@ void dataset_split_tail(struct dataset *ds, size_t count, struct dataset *tail)
         tail->w = xcalloc(count, sizeof *tail->w);
         memcpy(tail->w, ds->w + keep, count * sizeof *tail->w);
     }
+    if (ds->line) {
+        tail->line = xcalloc(count ? count : 1, sizeof *tail->line);
+        memcpy(tail->line, ds->line + keep, count * sizeof *tail->line);
+    }
     ds->n = keep;
 }
 
@@ -474,5 +487,6 @@ void dataset_free(struct dataset *ds)
     free(ds->x);
     free(ds->y);
     free(ds->w);
+    free(ds->line);
     memset(ds, 0, sizeof *ds);
 }

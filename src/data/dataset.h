@@ -19,7 +19,11 @@ struct dataset {
     float *x, *y;       /* (n, n_x), (n, n_y) */
     float *w;           /* (n) per-sample loss weights, or NULL (all 1) */
     size_t first_line;  /* file line of sample 0 (for messages) */
+    size_t *line;       /* (n) file line of each sample, or NULL: first_line + i */
 };
+
+/* The file line of sample i, for messages. */
+size_t dataset_line(const struct dataset *ds, size_t i);
 
 /* The data: section: target, features, sample_weight, header, delimiter,
  * comment, na_value. */
