@@ -1124,10 +1124,10 @@ END_TEST
  * located error; nothing crashes (the sanitizer build checks memory). */
 START_TEST(test_random_bytes)
 {
-    static const char alphabet[] = ",;\t|\"\r\n 1.5ae-\0\xff\xef\xbb\xbf";
+    static const char alphabet[] = ",;\t|\"\r\n 1.5ae-\0\xff\xef\xbb\xbf#  \n\n12";
     unsigned s = 12345;
     char text[600];
-    for (int iter = 0; iter < 400; iter++) {
+    for (int iter = 0; iter < 1000; iter++) {
         s = s * 1103515245u + 12345u;
         size_t n = (s >> 16) % sizeof text;
         for (size_t i = 0; i < n; i++) {
@@ -1136,7 +1136,10 @@ START_TEST(test_random_bytes)
         }
         const char *p = put_n("r.csv", text, n);
         n_paths--; /* reuse the slot; the file is overwritten */
-        struct csv_options opt = {.header = (int)(iter % 3) - 1, .delimiter = 0};
+        struct csv_options opt = {.header = (int)(iter % 3) - 1,
+                                  .delimiter = iter % 5 == 4 ? ' ' : 0,
+                                  .comment = iter % 2 ? "#" : NULL,
+                                  .has_na = iter % 4 == 1};
         struct csv_reader *r = NULL;
         struct diag d = {{0}};
         if (csv_open(&r, p, &opt, &d) != 0) {
