@@ -263,6 +263,19 @@ static int parse_arg(struct layer *l, const struct arg_def *a, const struct spec
             return 0;
         return spec_error(v, d, "argument '%s' of %s is not supported by nnc yet", a->name,
                           l->ops->class_name);
+    case ARG_LAYER: {
+        struct layer **nested = p, *parsed = NULL;
+        if ((a->flags & ARG_NULLABLE) && spec_is_null(v))
+            parsed = NULL;
+        else if (layer_parse_nested(v, &parsed, d) < 0)
+            return -1;
+        if (*nested) {
+            layer_free(*nested);
+            free(*nested);
+        }
+        *nested = parsed;
+        return 0;
+    }
     case ARG_FLOATS: {
         struct float_list *f = p;
         free(f->v);
@@ -329,6 +342,23 @@ int layer_parse(struct layer *l, const struct layer_ops *ops, const struct spec_
             }
             for (k = 0; k < ops->n_args && strcmp(key, ops->args[k].name); k++)
                 ;
+            if (k == ops->n_args && ops->n_args && ops->args[0].type == ARG_LAYER &&
+                key[0] >= 'A' && key[0] <= 'Z' && !given[0]) {
+                /* A wrapper's shorthand: in {TimeDistributed: {Dense: 8}}
+                 * the one-key map {Dense: 8} is its first argument, the
+                 * nested layer (class names are CamelCase, arguments
+                 * snake_case). */
+                struct spec_node entry = *value->keys[i];
+                struct spec_node *k1 = value->keys[i], *v1 = value->items[i];
+                entry.kind = SPEC_MAP;
+                entry.n = 1;
+                entry.keys = &k1;
+                entry.items = &v1;
+                if (parse_arg(l, &ops->args[0], &entry, d) < 0)
+                    return -1;
+                given[0] = true;
+                continue;
+            }
             if (k == ops->n_args) {
                 const char *names[64];
                 size_t n = 0;
@@ -406,9 +436,15 @@ void layer_free(struct layer *l)
 {
     if (!l)
         return;
-    for (size_t k = 0; l->conf && k < l->ops->n_args; k++)
+    for (size_t k = 0; l->conf && k < l->ops->n_args; k++) {
+        void *p = (char *)l->conf + l->ops->args[k].offset;
         if (l->ops->args[k].type == ARG_FLOATS)
-            free(((struct float_list *)((char *)l->conf + l->ops->args[k].offset))->v);
+            free(((struct float_list *)p)->v);
+        if (l->ops->args[k].type == ARG_LAYER && *(struct layer **)p) {
+            layer_free(*(struct layer **)p);
+            free(*(struct layer **)p);
+        }
+    }
     free(l->name);
     free(l->conf);
     memset(l, 0, sizeof *l);
@@ -528,6 +564,7 @@ static void write_arg(const struct layer *l, const struct arg_def *a, struct jso
         break;
     }
     case ARG_UNSUPPORTED: json_null(j); break;
+    case ARG_LAYER: layer_to_json(*(struct layer *const *)p, false, j); break;
     case ARG_FLOATS: {
         const struct float_list *f = p;
         if (f->n == 0) {
@@ -569,9 +606,19 @@ void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j)
     }
     json_key(j, "dtype");
     json_string(j, "float32");
-    for (size_t k = 0; k < l->ops->n_args; k++)
-        if (!(l->ops->args[k].flags & ARG_UNSAVED))
-            write_arg(l, &l->ops->args[k], j);
+    for (size_t k = 0; k < l->ops->n_args; k++) {
+        const struct arg_def *a = &l->ops->args[k];
+        if (a->flags & ARG_UNSAVED)
+            continue;
+        /* Keras writes a wrapper's optional layer only when it was given
+         * (Bidirectional's backward_layer). */
+        if (a->type == ARG_LAYER) {
+            const struct layer *nested = *(struct layer *const *)((const char *)l->conf + a->offset);
+            if (!nested || nested->derived)
+                continue;
+        }
+        write_arg(l, a, j);
+    }
     json_object_end(j);
     json_object_end(j);
 }

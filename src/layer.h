@@ -44,6 +44,10 @@ enum arg_type {
     ARG_UNSUPPORTED, /* a Keras argument nnc does not have yet: only null is accepted */
     ARG_FLOATS,      /* struct float_list: a number or a list of numbers; with ARG_NULLABLE,
                         null is n = 0 */
+    ARG_LAYER,       /* struct layer *: a nested layer (a wrapper's), in any form a layer
+                        entry takes; owned by the conf (layer_free frees it). With
+                        ARG_NULLABLE, null (or absent) is NULL, and a NULL or derived
+                        layer is left out of the serialization (layer_nested.c) */
 };
 
 #define ARG_REQUIRED 1u  /* must be given */
@@ -184,6 +188,9 @@ struct layer {
     struct param params[LAYER_MAX_PARAMS];
     /* Where the layer was defined, for messages. */
     const struct spec_node *where;
+    /* Made by its wrapper rather than given (Bidirectional's backward copy
+     * of its layer): owned the same way, never serialized. */
+    bool derived;
 };
 
 /* The registry of layer types. */
@@ -220,5 +227,35 @@ const struct regularizer *layer_activity_regularizer(const struct layer *l);
 /* Writes {"class_name": ..., "config": {...}} as Keras serializes the layer,
  * with batch_input_shape when with_input_shape. */
 void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j);
+
+/* ---- nested layers (layer_nested.c) ---------------------------------------- */
+
+/* ARG_LAYER: parses a layer spec in any form a model file takes for a layer
+ * entry (Flatten, {Dense: {units: 8}}, {class_name: Dense, config: {...}})
+ * into a new layer (*out, freed with layer_free + free). Nested layers take
+ * no input shape; their names are given by the model (model_file.c). */
+int layer_parse_nested(const struct spec_node *v, struct layer **out, struct diag *d);
+/* A parsed (not yet built) layer's deep copy: conf, name and nested layers. */
+struct layer *layer_copy(const struct layer *src);
+/* The layer's nested layers (its ARG_LAYER arguments that are set), in
+ * argument order; returns how many (at most max are stored). */
+size_t layer_children(const struct layer *l, struct layer **out, size_t max);
+/* The value of a boolean argument by Keras name in the layer's conf, or NULL
+ * when its type has no such ARG_BOOL argument (go_backwards, ...). */
+bool *layer_bool_arg(const struct layer *l, const char *name);
+/* For a wrapper's build: builds `inner` on the input shape `in` (one call's
+ * sample) and appends its weights to the wrapper's, each named
+ * prefix + its own name (prefix "" keeps the names; a non-empty prefix is
+ * written into names[k], storage for LAYER_MAX_PARAMS names of `name_size`
+ * chars that the wrapper owns). The inner weights' offsets become relative
+ * to the wrapper's first weight: inner calls get w + layer_nested_base(l). */
+int layer_build_nested(struct layer *l, struct layer *inner, const struct shape *in,
+                       struct shape *out, const char *prefix, char *names, size_t name_size,
+                       struct diag *d);
+size_t layer_nested_base(const struct layer *l);
+/* The call of a nested layer on B' samples, within a wrapper's call c:
+ * weights, gradients and statistics shifted to the wrapper's block; x, y,
+ * dy, dx, cache, mask and state are the caller's to set (copied from c). */
+struct layer_call layer_nested_call(const struct layer *l, const struct layer_call *c, size_t B);
 
 #endif
