@@ -194,6 +194,10 @@ static int parse_arg(struct layer *l, const struct arg_def *a, const struct spec
         return spec_bool(v, (bool *)p, d);
     case ARG_CHOICE: {
         const char *s;
+        if ((a->flags & ARG_NULLABLE) && spec_is_null(v)) {
+            *(const char **)p = NULL;
+            return 0;
+        }
         if (spec_string(v, &s, d) < 0)
             return -1;
         for (const char *const *c = a->choices; *c; c++)
@@ -532,7 +536,12 @@ static void write_arg(const struct layer *l, const struct arg_def *a, struct jso
             json_double(j, *(const double *)p);
         break;
     case ARG_BOOL: json_bool(j, *(const bool *)p); break;
-    case ARG_CHOICE: json_string(j, *(const char *const *)p); break;
+    case ARG_CHOICE:
+        if (*(const char *const *)p)
+            json_string(j, *(const char *const *)p);
+        else
+            json_null(j);
+        break;
     case ARG_ACTIVATION: json_string(j, activation_name(*(const enum act_kind *)p)); break;
     case ARG_INITIALIZER: init_to_json((const struct initializer *)p, j); break;
     case ARG_TUPLE: {

@@ -29,7 +29,8 @@ enum arg_type {
     ARG_INT,         /* long */
     ARG_FLOAT,       /* double; with ARG_NULLABLE, null is NAN */
     ARG_BOOL,        /* bool */
-    ARG_CHOICE,      /* const char * pointing into arg_def.choices */
+    ARG_CHOICE,      /* const char * pointing into arg_def.choices; with ARG_NULLABLE,
+                        null is NULL */
     ARG_ACTIVATION,  /* enum act_kind; null means linear */
     ARG_INITIALIZER, /* struct initializer */
     ARG_TUPLE,       /* struct int_tuple; a single int n means (n,); with ARG_NULLABLE,
@@ -52,7 +53,7 @@ enum arg_type {
 
 #define ARG_REQUIRED 1u  /* must be given */
 #define ARG_NULLABLE 2u  /* ARG_INT: null allowed, stored as ARG_NULL_INT; ARG_FLOAT: NAN;
-                            ARG_TUPLE: n = 0 */
+                            ARG_TUPLE: n = 0; ARG_CHOICE, ARG_LAYER: NULL */
 #define ARG_UNSAVED  4u  /* accepted, but left out of the serialization (as Keras's get_config
                             leaves out BatchNormalization's renorm, fused, ...) */
 #define ARG_NULL_INT (-0x7fffffffL)

@@ -133,11 +133,11 @@ static int parse_keras_layer(const struct spec_node *entry, struct layer *l, str
 static void creation_order(struct layer *l, struct layer ***all, size_t *n, size_t *cap)
 {
     struct layer *kids[8];
+    if (l->derived)
+        return;
     size_t n_kids = layer_children(l, kids, 8);
     for (size_t k = 0; k < n_kids && k < 8; k++)
         creation_order(kids[k], all, n, cap);
-    if (l->derived)
-        return;
     if (*n == *cap) {
         *cap = *cap ? 2 * *cap : 16;
         *all = xrealloc(*all, *cap * sizeof **all);
