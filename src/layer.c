@@ -610,7 +610,8 @@ void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j)
     json_string(j, "float32");
     for (size_t k = 0; k < l->ops->n_args; k++) {
         const struct arg_def *a = &l->ops->args[k];
-        if ((a->flags & ARG_SAVED_IF_TRUE) && !*(const bool *)((const char *)l->conf + a->offset))
+        const bool *flag = (const bool *)((const char *)l->conf + a->offset);
+        if ((a->flags & ARG_SAVED_IF_TRUE) && !*flag)
             continue;
         if (!(a->flags & ARG_UNSAVED))
             write_arg(l, a, j);

@@ -73,7 +73,8 @@ START_TEST(test_grad_activations)
 {
     check_rnn(classes[_i], ", activation: softsign", 2, false);
     if (_i > 0)
-        check_rnn(classes[_i], ", recurrent_activation: hard_sigmoid, activation: softsign", 2, false);
+        check_rnn(classes[_i], ", recurrent_activation: hard_sigmoid, activation: softsign", 2,
+                  false);
 }
 END_TEST
 
@@ -623,7 +624,7 @@ START_TEST(test_errors)
                  "LSTM units must be a positive integer, found 0");
     expect_error("layers:\n  - GRU: {units: 2, dropout: 1.5, input_shape: [3, 2]}\n",
                  "GRU dropout must be in [0, 1), found 1.5");
-    expect_error("layers:\n  - SimpleRNN: {units: 2, recurrent_dropout: -0.1, input_shape: [3, 2]}\n",
+    expect_error("layers:\n  - SimpleRNN: {units: 2, recurrent_dropout: -1, input_shape: [3, 2]}\n",
                  "SimpleRNN recurrent_dropout must be in [0, 1)");
     expect_error("layers:\n  - LSTM: {units: 2, time_major: true, input_shape: [3, 2]}\n",
                  "time_major true is not supported");
@@ -636,8 +637,10 @@ START_TEST(test_errors)
     expect_error("layers:\n  - LSTM: {units: 2, stateful: true, input_shape: [3, 2]}\n",
                  "layer 'lstm' is stateful: it needs a fixed batch size");
     expect_error("layers:\n  - LSTM: {units: 2, input_dim: 2}\n", "input_dim needs input_length");
-    expect_error("layers:\n  - LSTM: {units: 2, input_length: 3}\n", "input_length needs input_dim");
-    expect_error("layers:\n  - LSTM: {units: 2, input_length: 3, input_dim: 2, input_shape: [4, 2]}\n",
+    expect_error("layers:\n  - LSTM: {units: 2, input_length: 3}\n",
+                 "input_length needs input_dim");
+    expect_error("layers:\n  - LSTM: {units: 2, input_length: 3, input_dim: 2, "
+                 "input_shape: [4, 2]}\n",
                  "input_length / input_dim disagree with input_shape");
     expect_error("layers:\n  - GRU: {units: 2, unit_forget_bias: true, input_shape: [3, 2]}\n",
                  "unknown argument 'unit_forget_bias' for GRU");
