@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "data/csv.h"
 #include "data/dataset.h"
+#include "stateful.h"
 
 /* The shortest %g text that reads back as the same float. */
 static void print_float(float v, FILE *out)
@@ -37,7 +38,11 @@ int cmd_predict(const struct cli_args *a)
         goto out;
     if (csv_open(&r, input, &dc.csv, &d) < 0 || predict_columns(r, &m, &meta, &d) < 0)
         goto out;
-    size_t bs = a->batch_size_set ? (size_t)a->batch_size : 32;
+    long sbs = stateful_batch_size(&m, a->batch_size_set,
+                                   a->batch_size_set ? a->batch_size : 32, &d);
+    if (sbs < 0)
+        goto out;
+    size_t bs = (size_t)sbs;
     model_workspace(&m, bs);
     size_t n_out = model_output_size(&m), K = model_output_last_dim(&m);
     for (;;) {

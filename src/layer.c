@@ -309,6 +309,43 @@ static bool is_integer(const struct spec_node *n)
     return n->kind == SPEC_SCALAR && !n->quoted && parse_long(n->str, &v);
 }
 
+/* Recurrent layers' legacy input_length + input_dim ≡ input_shape
+ * [input_length, input_dim] (keras/layers/rnn/base_rnn.py, used when
+ * input_shape is absent; nnc checks that they agree when both are given).
+ * Either alone would leave a dimension None, which nnc does not support. */
+static int legacy_sequence_shape(struct layer *l, struct shape *from_dim, bool has_dim,
+                                 const struct spec_node *where, struct diag *d)
+{
+    const long *len = NULL;
+    for (size_t k = 0; k < l->ops->n_args; k++)
+        if (l->ops->args[k].flags & ARG_INPUT_LENGTH)
+            len = (const long *)((const char *)l->conf + l->ops->args[k].offset);
+    if (!len || (*len == ARG_NULL_INT && !has_dim))
+        return 0;
+    if (*len != ARG_NULL_INT && (*len <= 0 || *len > (1L << 31)))
+        return spec_error(where, d, "input_length must be a positive integer, found %ld", *len);
+    const struct shape *given = l->has_input_shape ? &l->input_shape : NULL;
+    size_t steps = *len != ARG_NULL_INT ? (size_t)*len : given ? given->dim[0] : 0;
+    if (given && (given->rank != 2 || given->dim[0] != steps ||
+                  (has_dim && given->dim[1] != from_dim->dim[0])))
+        return spec_error(where, d, "input_length / input_dim disagree with input_shape");
+    if (given) {
+        *from_dim = *given;
+        return 0;
+    }
+    if (!has_dim)
+        return spec_error(where, d, "%s: input_length needs input_dim (or give input_shape: "
+                          "[steps, features])", l->ops->class_name);
+    if (!steps)
+        return spec_error(where, d, "%s: input_dim needs input_length (variable-length sequences "
+                          "are not supported; or give input_shape: [steps, features])",
+                          l->ops->class_name);
+    *from_dim = (struct shape){2, {steps, from_dim->dim[0]}};
+    l->has_input_shape = true;
+    l->input_shape = *from_dim;
+    return 0;
+}
+
 static bool arg_is_set_required(const struct arg_def *a) { return a->flags & ARG_REQUIRED; }
 
 int layer_parse(struct layer *l, const struct layer_ops *ops, const struct spec_node *value,
@@ -424,6 +461,8 @@ int layer_parse(struct layer *l, const struct layer_ops *ops, const struct spec_
         if (arg_is_set_required(&ops->args[k]) && !given[k])
             return spec_error(where, d, "%s needs argument '%s'", ops->class_name,
                               ops->args[k].name);
+    if (legacy_sequence_shape(l, &from_dim, has_dim, where, d) < 0)
+        return -1;
     if (has_dim) {
         /* Keras: input_dim is used only when input_shape is absent. */
         if (l->has_input_shape && !shape_equal(&from_dim, &l->input_shape))
@@ -618,6 +657,9 @@ void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j)
     for (size_t k = 0; k < l->ops->n_args; k++) {
         const struct arg_def *a = &l->ops->args[k];
         if (a->flags & ARG_UNSAVED)
+            continue;
+        const bool *flag = (const bool *)((const char *)l->conf + a->offset);
+        if ((a->flags & ARG_SAVED_IF_TRUE) && !*flag)
             continue;
         /* Keras writes a wrapper's optional layer only when it was given
          * (Bidirectional's backward_layer). */

@@ -59,6 +59,10 @@ enum arg_type {
 #define ARG_NULL_INT (-0x7fffffffL)
 #define ARG_AXES(k) ((unsigned)(k) << 8) /* ARG_PAIRS: the number of axes */
 #define ARG_UNUSED 8u    /* Keras writes it, never uses it: null or a value, ignored, written null */
+#define ARG_SAVED_IF_TRUE 16u /* ARG_BOOL written only when true (Keras's RNN config has
+                                 zero_output_for_mask only when it is set) */
+#define ARG_INPUT_LENGTH 32u /* ARG_INT: a recurrent layer's legacy input_length; with the
+                                common input_dim it gives input_shape [input_length, input_dim] */
 
 struct int_tuple {
     int n;
@@ -94,6 +98,9 @@ struct param {
     /* Set with layer_param_limits; NULL for none. Point into the conf. */
     const struct regularizer *regularizer;
     const struct constraint *constraint;
+    /* May be NULL: fills the weight instead of `init` (LSTM's bias with
+     * unit_forget_bias: init on (units,), ones, init on (2 units,)). */
+    void (*fill)(const struct param *p, float *w, struct rng *r);
 };
 
 struct layer;
