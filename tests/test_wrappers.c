@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../src/checkpoint.h"
+#include "../src/json.h"
 #include "../src/layer.h"
 #include "../src/model.h"
 #include "../src/model_file.h"
@@ -382,6 +383,350 @@ START_TEST(test_td_round_trip)
 }
 END_TEST
 
+/* ---- Bidirectional ------------------------------------------------------------- */
+
+static const char *const rnn_classes[] = {"SimpleRNN", "LSTM", "GRU"};
+static const char *const merge_modes[] = {"concat", "sum", "mul", "ave"};
+
+/* Dense (whose weights check the wrapper's dx) -> Bidirectional -> Dense. */
+static void bi_yaml(char *yaml, size_t size, const char *cls, const char *inner_args,
+                    const char *mode, bool sequences)
+{
+    snprintf(yaml, size,
+             "layers:\n"
+             "  - Dense: {units: 3, input_shape: [4, 2], kernel_initializer: {random_uniform: "
+             "{minval: -1.5, maxval: 1.5}}}\n"
+             "  - Bidirectional: {layer: {%s: {units: 3%s%s}}, merge_mode: %s}\n"
+             "%s"
+             "  - Dense: 2\n"
+             "compile: {loss: mse}\n",
+             cls, sequences ? ", return_sequences: true" : "", inner_args, mode,
+             sequences ? "  - Flatten\n" : "");
+}
+
+/* With mul each direction's gradient is scaled by the other's output, small
+ * for an LSTM started from glorot weights: larger weights and open gates
+ * make the states larger (and the gradient check not vacuous). */
+static const char *bi_mul_args(const char *mode)
+{
+    return strcmp(mode, "mul") ? ""
+                               : ", kernel_initializer: {random_uniform: {minval: -1, maxval: 1}}, "
+                                 "recurrent_initializer: {random_uniform: {minval: -1, maxval: 1}}, "
+                                 "bias_initializer: ones";
+}
+
+/* Every recurrent class x merge mode x return_sequences. */
+START_TEST(test_bi_gradient)
+{
+    const char *cls = rnn_classes[_i / 8], *mode = merge_modes[_i / 2 % 4];
+    bool sequences = _i % 2;
+    char yaml[1024], what[96];
+    bi_yaml(yaml, sizeof yaml, cls, bi_mul_args(mode), mode, sequences);
+    snprintf(what, sizeof what, "Bidirectional(%s) %s%s", cls, mode,
+             sequences ? " sequences" : "");
+    check_model(yaml, 3, false, what);
+}
+END_TEST
+
+/* A time mask on the wrapper's input (node 1 is the Dense before it), as
+ * Embedding(mask_zero) or Masking would give: both directions honour it and
+ * masked steps of a returned sequence are 0. */
+static const unsigned char bi_mask[3 * 4] = {
+    1, 0, 1, 0, /* masked inside and at the end */
+    0, 0, 1, 1, /* leading masked steps */
+    1, 1, 1, 1,
+};
+
+START_TEST(test_bi_masked_gradient)
+{
+    const char *mode = merge_modes[_i / 2];
+    bool sequences = _i % 2;
+    char yaml[1024], what[96];
+    bi_yaml(yaml, sizeof yaml, "LSTM", bi_mul_args(mode), mode, sequences);
+    struct net n;
+    net_load(&n, yaml);
+    model_workspace(&n.m, 3);
+    n.m.nodes[1].mask = (unsigned char *)bi_mask;
+    net_prepare(&n, 3, false, -2, 2);
+    snprintf(what, sizeof what, "masked Bidirectional(LSTM) %s%s", mode,
+             sequences ? " sequences" : "");
+    net_gradcheck(&n, what);
+    net_free(&n);
+}
+END_TEST
+
+/* Dropout inside both directions in training (each draws its own masks). */
+START_TEST(test_bi_dropout_training)
+{
+    char yaml[1024];
+    bi_yaml(yaml, sizeof yaml, "GRU", ", dropout: 0.3, recurrent_dropout: 0.2", "concat", true);
+    check_model(yaml, 3, true, "Bidirectional(GRU) dropout");
+}
+END_TEST
+
+/* A one-layer model of `layer` (its YAML entry) with a workspace for B. */
+static void one_layer(struct net *n, const char *layer, size_t B)
+{
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, "layers:\n  - %s\ncompile: {loss: mse}\n", layer);
+    net_load(n, yaml);
+    n->B = B;
+    model_workspace(&n->m, B);
+}
+
+/* Bidirectional against its two directions run as layers of their own on
+ * the same input and mask, with the same weights (the forward half, then
+ * the backward half): y = merge(yf, flip(yb)), masked steps 0. */
+START_TEST(test_bi_forward)
+{
+    const char *mode = merge_modes[_i / 4];
+    bool sequences = _i / 2 % 2, with_mask = _i % 2;
+    const size_t B = 3, T = 4, D = 2, U = 3;
+    const char *rs = sequences ? ", return_sequences: true" : "";
+    char buf[256];
+    struct net bi, f, b;
+    snprintf(buf, sizeof buf,
+             "Bidirectional: {LSTM: {units: 3%s}, merge_mode: %s, input_shape: [4, 2]}", rs, mode);
+    one_layer(&bi, buf, B);
+    snprintf(buf, sizeof buf, "LSTM: {units: 3%s, input_shape: [4, 2]}", rs);
+    one_layer(&f, buf, B);
+    snprintf(buf, sizeof buf, "LSTM: {units: 3%s, go_backwards: true, input_shape: [4, 2]}", rs);
+    one_layer(&b, buf, B);
+    struct rng r;
+    rng_seed(&r, 21 + (uint64_t)_i);
+    model_init_weights(&bi.m, &r);
+    for (size_t i = 0; i < bi.m.n_weights; i++)
+        bi.m.w[i] += (float)(0.2 * rng_uniform(&r) - 0.1);
+    size_t half = bi.m.n_weights / 2;
+    ck_assert_uint_eq(f.m.n_weights, half);
+    model_init_weights(&f.m, &r);
+    model_init_weights(&b.m, &r);
+    memcpy(f.m.w, bi.m.w, half * sizeof(float));
+    memcpy(b.m.w, bi.m.w + half, half * sizeof(float));
+    float *x = model_input(&bi.m);
+    gc_fill_uniform(x, B * T * D, -1.5f, 1.5f, 3);
+    memcpy(model_input(&f.m), x, B * T * D * sizeof(float));
+    memcpy(model_input(&b.m), x, B * T * D * sizeof(float));
+    if (with_mask)
+        bi.m.nodes[0].mask = f.m.nodes[0].mask = b.m.nodes[0].mask = (unsigned char *)bi_mask;
+    model_forward(&bi.m, B, false, NULL);
+    model_forward(&f.m, B, false, NULL);
+    model_forward(&b.m, B, false, NULL);
+    size_t steps = sequences ? T : 1, width = !strcmp(mode, "concat") ? 2 * U : U;
+    ck_assert_uint_eq(model_output_size(&bi.m), steps * width);
+    for (size_t s = 0; s < B; s++)
+        for (size_t t = 0; t < steps; t++) {
+            const float *yf = f.m.output->y + (s * steps + t) * U;
+            const float *yb = b.m.output->y + (s * steps + (steps - 1 - t)) * U;
+            bool zero = sequences && with_mask && !bi_mask[s * T + t];
+            for (size_t k = 0; k < width; k++) {
+                double want;
+                size_t u = k % U;
+                if (zero)
+                    want = 0;
+                else if (!strcmp(mode, "concat"))
+                    want = k < U ? yf[u] : yb[u];
+                else if (!strcmp(mode, "sum"))
+                    want = (double)yf[u] + yb[u];
+                else if (!strcmp(mode, "mul"))
+                    want = (double)yf[u] * yb[u];
+                else
+                    want = ((double)yf[u] + yb[u]) / 2;
+                float got = bi.m.output->y[(s * steps + t) * width + k];
+                ck_assert_msg(fabs(got - want) < 1e-6, "%s: y[%zu, %zu, %zu] = %.9g, want %.9g",
+                              mode, s, t, k, got, want);
+            }
+        }
+    net_free(&bi);
+    net_free(&f);
+    net_free(&b);
+}
+END_TEST
+
+/* Keras: Bidirectional(LSTM(64)) on (10, 32) has 2 * 4 * (64 * (64 + 32) +
+ * 64) weights, the forward layer's then the backward layer's, named as
+ * TensorFlow.js scopes them; the backward copy is not serialized. */
+START_TEST(test_bi_params_names)
+{
+    struct net n;
+    net_load(&n, "layers:\n"
+                 "  - Bidirectional: {LSTM: {units: 64, return_sequences: true}, "
+                 "input_shape: [10, 32]}\n"
+                 "  - Bidirectional: {GRU: {units: 8, return_sequences: true}, merge_mode: sum}\n"
+                 "  - Bidirectional: [{SimpleRNN: 5}, mul]\n"
+                 "compile: {loss: mse}\n");
+    char buf[96];
+    const struct layer *bi = &n.m.layers[1];
+    ck_assert_str_eq(bi->name, "bidirectional");
+    ck_assert_str_eq(n.m.layers[2].name, "bidirectional_1");
+    ck_assert_uint_eq(layer_count_params(bi, true), 2 * 4 * (64 * (64 + 32) + 64));
+    ck_assert_uint_eq(layer_count_params(bi, true), 49664);
+    ck_assert_str_eq(shape_format(&n.m.nodes[1].out, buf, sizeof buf), "(None, 10, 128)");
+    static const char *const names[] = {
+        "bidirectional/forward_lstm/kernel",  "bidirectional/forward_lstm/recurrent_kernel",
+        "bidirectional/forward_lstm/bias",    "bidirectional/backward_lstm/kernel",
+        "bidirectional/backward_lstm/recurrent_kernel", "bidirectional/backward_lstm/bias",
+    };
+    ck_assert_uint_eq(bi->n_params, 6);
+    for (size_t p = 0; p < 6; p++) {
+        weight_name(bi, p, buf, sizeof buf);
+        ck_assert_str_eq(buf, names[p]);
+    }
+    /* GRU reset_after (Keras 2's default): 3 * (8 * (8 + 128) + 2 * 8) each. */
+    const struct layer *gru = &n.m.layers[2];
+    ck_assert_str_eq(shape_format(&n.m.nodes[2].out, buf, sizeof buf), "(None, 10, 8)");
+    ck_assert_uint_eq(layer_count_params(gru, true), 2 * 3 * (8 * (8 + 128) + 2 * 8));
+    weight_name(gru, 3, buf, sizeof buf);
+    ck_assert_str_eq(buf, "bidirectional_1/backward_gru/kernel");
+    ck_assert_int_eq(gru->ops->mask_mode(gru), MASK_KEEP);
+    const struct layer *rnn = &n.m.layers[3];
+    ck_assert_int_eq(rnn->ops->mask_mode(rnn), MASK_DROP);
+    ck_assert_str_eq(shape_format(&n.m.nodes[3].out, buf, sizeof buf), "(None, 5)");
+    ck_assert_uint_eq(layer_count_params(rnn, true), 2 * (5 * (5 + 8) + 5));
+    /* The nested layers: lstm (given), its derived backward copy. */
+    struct layer *kids[2];
+    ck_assert_uint_eq(layer_children(bi, kids, 2), 2);
+    ck_assert_str_eq(kids[0]->name, "lstm");
+    ck_assert(!kids[0]->derived);
+    ck_assert(kids[1]->derived);
+    ck_assert(*layer_bool_arg(kids[1], "go_backwards"));
+    ck_assert(!*layer_bool_arg(kids[0], "go_backwards"));
+    struct json j;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    ck_assert_ptr_nonnull(f);
+    json_init(&j, f);
+    layer_to_json(bi, true, &j);
+    fclose(f);
+    ck_assert_msg(strstr(text, "\"layer\": {\"class_name\": \"LSTM\", \"config\": {\"name\": "
+                               "\"lstm\"") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\"merge_mode\": \"concat\"") != NULL, "%s", text);
+    ck_assert_msg(strstr(text, "backward_layer") == NULL, "%s", text);
+    ck_assert_msg(strstr(text, "\"go_backwards\": true") == NULL, "%s", text);
+    free(text);
+    net_free(&n);
+}
+END_TEST
+
+/* A given backward_layer: created after `layer`, so "lstm_1" (weights
+ * backward_lstm_1/...), serialized as given; gradients through both. */
+START_TEST(test_bi_backward_layer)
+{
+    static const char *yaml =
+        "layers:\n"
+        "  - Dense: {units: 3, input_shape: [4, 2]}\n"
+        "  - Bidirectional:\n"
+        "      layer: {LSTM: {units: 3, return_sequences: true}}\n"
+        "      backward_layer: {LSTM: {units: 3, return_sequences: true, go_backwards: true, "
+        "activation: softsign}}\n"
+        "  - LSTM: 2\n"
+        "  - Dense: 2\n"
+        "compile: {loss: mse}\n";
+    struct net n;
+    net_load(&n, yaml);
+    char buf[96];
+    const struct layer *bi = &n.m.layers[2];
+    struct layer *kids[2];
+    ck_assert_uint_eq(layer_children(bi, kids, 2), 2);
+    ck_assert_str_eq(kids[0]->name, "lstm");
+    ck_assert_str_eq(kids[1]->name, "lstm_1");
+    ck_assert(!kids[1]->derived);
+    ck_assert_str_eq(n.m.layers[3].name, "lstm_2");
+    weight_name(bi, 3, buf, sizeof buf);
+    ck_assert_str_eq(buf, "bidirectional/backward_lstm_1/kernel");
+    net_free(&n);
+    check_model(yaml, 2, false, "Bidirectional with backward_layer");
+    check_round_trip("layers:\n"
+                     "  - Bidirectional:\n"
+                     "      layer: {GRU: {units: 3, return_sequences: true}}\n"
+                     "      backward_layer: {GRU: {units: 3, return_sequences: true, "
+                     "go_backwards: true, reset_after: false}}\n"
+                     "      merge_mode: ave\n"
+                     "      input_shape: [4, 2]\n"
+                     "compile: {loss: mse}\n",
+                     8);
+}
+END_TEST
+
+START_TEST(test_bi_round_trip)
+{
+    check_round_trip("layers:\n"
+                     "  - Bidirectional: {LSTM: {units: 4, return_sequences: true, "
+                     "unit_forget_bias: false}, input_shape: [5, 3]}\n"
+                     "  - TimeDistributed: {Dense: 2}\n"
+                     "  - Bidirectional: {layer: {class_name: SimpleRNN, config: {units: 2, "
+                     "name: rnn}}, merge_mode: mul}\n"
+                     "compile: {loss: mse}\n",
+                     15);
+}
+END_TEST
+
+/* Stateful: each direction keeps its own state across batches, as two
+ * stateful layers of their own would. */
+START_TEST(test_bi_stateful)
+{
+    struct net bi, f, b;
+    const size_t B = 2, T = 3, D = 2, U = 2;
+    one_layer(&bi,
+              "Bidirectional: {LSTM: {units: 2, stateful: true}, batch_input_shape: [2, 3, 2]}",
+              B);
+    one_layer(&f, "LSTM: {units: 2, stateful: true, batch_input_shape: [2, 3, 2]}", B);
+    one_layer(&b, "LSTM: {units: 2, stateful: true, go_backwards: true, "
+                  "batch_input_shape: [2, 3, 2]}", B);
+    ck_assert_uint_eq(bi.m.nodes[1].state_floats, 2 * 2 * U);
+    struct rng r;
+    rng_seed(&r, 4);
+    model_init_weights(&bi.m, &r);
+    model_init_weights(&f.m, &r);
+    model_init_weights(&b.m, &r);
+    size_t half = bi.m.n_weights / 2;
+    memcpy(f.m.w, bi.m.w, half * sizeof(float));
+    memcpy(b.m.w, bi.m.w + half, half * sizeof(float));
+    for (int call = 0; call < 2; call++) {
+        struct net *all[] = {&bi, &f, &b};
+        for (int k = 0; k < 3; k++) {
+            gc_fill_uniform(model_input(&all[k]->m), B * T * D, -1, 1, 30 + (unsigned)call);
+            model_forward(&all[k]->m, B, false, NULL);
+        }
+        for (size_t s = 0; s < B; s++)
+            for (size_t u = 0; u < U; u++) {
+                ck_assert_float_eq_tol(bi.m.output->y[s * 2 * U + u], f.m.output->y[s * U + u],
+                                       1e-6);
+                ck_assert_float_eq_tol(bi.m.output->y[s * 2 * U + U + u],
+                                       b.m.output->y[s * U + u], 1e-6);
+            }
+    }
+    net_free(&bi);
+    net_free(&f);
+    net_free(&b);
+}
+END_TEST
+
+START_TEST(test_bi_contracts)
+{
+    static const char *yaml =
+        "layers:\n"
+        "  - Dense: {units: 3, input_shape: [4, 2]}\n"
+        "  - Bidirectional: {LSTM: {units: 3, return_sequences: true}}\n"
+        "  - Bidirectional: {layer: {GRU: {units: 2, dropout: 0.2}}, merge_mode: mul}\n"
+        "  - Dense: {units: 3, activation: softmax}\n"
+        "compile: {loss: categorical_crossentropy}\n";
+    check_accumulates(yaml, false, "Bidirectional inference");
+    check_accumulates(yaml, true, "Bidirectional training");
+    check_batch_equals_singles(yaml, "Bidirectional");
+    struct net n;
+    net_load(&n, yaml);
+    n.B = 3;
+    model_workspace(&n.m, 3);
+    struct rng r;
+    rng_seed(&r, 1);
+    model_init_weights(&n.m, &r);
+    check_writes(&n, true, "Bidirectional writes");
+    net_free(&n);
+}
+END_TEST
+
 /* ---- errors ----------------------------------------------------------------------- */
 
 START_TEST(test_wrapper_errors)
@@ -407,8 +752,32 @@ START_TEST(test_wrapper_errors)
          "unknown argument 'lyer' for TimeDistributed (did you mean 'layer'?)"},
         {"TimeDistributed: {Normalization: {}}", "[4, 2]",
          "Normalization inside TimeDistributed is not supported by nnc yet"},
+        {"Bidirectional: {Dense: 3}", "[4, 2]",
+         "Bidirectional needs a recurrent layer (SimpleRNN, LSTM, GRU), found Dense"},
+        {"Bidirectional: {merge_mode: sum}", "[4, 2]", "Bidirectional needs argument 'layer'"},
+        {"Bidirectional: {layer: {LSTM: 3}, merge_mode: null}", "[4, 2]",
+         "Bidirectional with merge_mode None has two outputs; a Sequential model takes one"},
+        {"Bidirectional: {layer: {LSTM: 3}, merge_mode: add}", "[4, 2]",
+         "unknown merge_mode 'add'"},
+        {"Bidirectional: {layer: {LSTM: 3}, backward_layer: {LSTM: 3}}", "[4, 2]",
+         "the forward and backward layers of Bidirectional need different go_backwards values"},
+        {"Bidirectional: {layer: {LSTM: 3}, backward_layer: {LSTM: {units: 3, go_backwards: "
+         "true, return_sequences: true}}}", "[4, 2]",
+         "need the same return_sequences, found false and true"},
+        {"Bidirectional: {layer: {LSTM: 3}, backward_layer: {GRU: {units: 4, go_backwards: "
+         "true}}}", "[4, 2]",
+         "the backward layer's output (None, 4) differs from the forward layer's (None, 3)"},
+        {"Bidirectional: {layer: {LSTM: 3}, backward_layer: {Dense: 3}}", "[4, 2]",
+         "needs a recurrent layer (SimpleRNN, LSTM, GRU), found Dense"},
+        {"Bidirectional: {LSTM: {units: 3, return_state: true}}", "[4, 2]",
+         "return_state needs a functional model"},
+        {"Bidirectional: {LSTM: {units: 3, activity_regularizer: l2}, merge_mode: sum}", "[4, 2]",
+         "supported by nnc only with merge_mode concat"},
+        {"Bidirectional: {LSTM: 3}", "[4]", "LSTM expects"},
+        {"Bidirectional: {LSTM: {units: 3, input_shape: [4, 2]}}", "[4, 2]",
+         "a nested layer takes no input shape"},
     };
-    char yaml[512];
+    char yaml[1024];
     snprintf(yaml, sizeof yaml,
              "layers:\n"
              "  - Dense: {units: 2, input_shape: %s}\n"
@@ -446,8 +815,21 @@ static Suite *wrappers_suite(void)
     tcase_add_test(tc, test_td_round_trip);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("bidirectional");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_bi_gradient, 0, 24);
+    tcase_add_loop_test(tc, test_bi_masked_gradient, 0, 8);
+    tcase_add_test(tc, test_bi_dropout_training);
+    tcase_add_loop_test(tc, test_bi_forward, 0, 16);
+    tcase_add_test(tc, test_bi_params_names);
+    tcase_add_test(tc, test_bi_backward_layer);
+    tcase_add_test(tc, test_bi_round_trip);
+    tcase_add_test(tc, test_bi_stateful);
+    tcase_add_test(tc, test_bi_contracts);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("errors");
-    tcase_add_loop_test(tc, test_wrapper_errors, 0, 12);
+    tcase_add_loop_test(tc, test_wrapper_errors, 0, 24);
     suite_add_tcase(s, tc);
     return s;
 }
