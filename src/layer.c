@@ -348,6 +348,28 @@ static int legacy_sequence_shape(struct layer *l, struct shape *from_dim, bool h
 
 static bool arg_is_set_required(const struct arg_def *a) { return a->flags & ARG_REQUIRED; }
 
+/* A wrapper's shorthand: in {TimeDistributed: {Dense: 8}} the one-key map
+ * {Dense: 8} is its first argument, the nested layer (class names are
+ * CamelCase, Keras arguments snake_case). Returns 1 when key was that, 0
+ * when it is not (an unknown argument), -1 on error. */
+static int parse_shorthand(struct layer *l, struct spec_node *key, struct spec_node *v,
+                           bool *given, struct diag *d)
+{
+    const struct layer_ops *ops = l->ops;
+    if (!ops->n_args || ops->args[0].type != ARG_LAYER || given[0] || key->str[0] < 'A' ||
+        key->str[0] > 'Z')
+        return 0;
+    struct spec_node entry = *key;
+    entry.kind = SPEC_MAP;
+    entry.n = 1;
+    entry.keys = &key;
+    entry.items = &v;
+    if (parse_arg(l, &ops->args[0], &entry, d) < 0)
+        return -1;
+    given[0] = true;
+    return 1;
+}
+
 int layer_parse(struct layer *l, const struct layer_ops *ops, const struct spec_node *value,
                 const struct spec_node *where, const char *const *extra_keys, size_t n_extra,
                 struct diag *d)
@@ -383,24 +405,12 @@ int layer_parse(struct layer *l, const struct layer_ops *ops, const struct spec_
             }
             for (k = 0; k < ops->n_args && strcmp(key, ops->args[k].name); k++)
                 ;
-            if (k == ops->n_args && ops->n_args && ops->args[0].type == ARG_LAYER &&
-                key[0] >= 'A' && key[0] <= 'Z' && !given[0]) {
-                /* A wrapper's shorthand: in {TimeDistributed: {Dense: 8}}
-                 * the one-key map {Dense: 8} is its first argument, the
-                 * nested layer (class names are CamelCase, arguments
-                 * snake_case). */
-                struct spec_node entry = *value->keys[i];
-                struct spec_node *k1 = value->keys[i], *v1 = value->items[i];
-                entry.kind = SPEC_MAP;
-                entry.n = 1;
-                entry.keys = &k1;
-                entry.items = &v1;
-                if (parse_arg(l, &ops->args[0], &entry, d) < 0)
-                    return -1;
-                given[0] = true;
-                continue;
-            }
             if (k == ops->n_args) {
+                int rc = parse_shorthand(l, value->keys[i], value->items[i], given, d);
+                if (rc < 0)
+                    return -1;
+                if (rc > 0)
+                    continue;
                 const char *names[64];
                 size_t n = 0;
                 for (size_t j = 0; j < ops->n_args && n < 64; j++)
