@@ -13,6 +13,7 @@
 #include "data/csv.h"
 #include "data/dataset.h"
 #include "predict_out.h"
+#include "stateful.h"
 
 /* The shortest %g text that reads back as the same float. */
 static void print_float(float v, FILE *out)
@@ -86,7 +87,11 @@ int cmd_predict(const struct cli_args *a)
     if (!is_array &&
         (csv_open(&r, input, &opt, &d) < 0 || predict_columns(r, &m, &meta, &d) < 0))
         goto out;
-    size_t bs = a->batch_size_set ? (size_t)a->batch_size : 32;
+    long sbs = stateful_batch_size(&m, a->batch_size_set,
+                                   a->batch_size_set ? a->batch_size : 32, &d);
+    if (sbs < 0)
+        goto out;
+    size_t bs = (size_t)sbs;
     model_workspace(&m, bs);
     size_t n_out = model_output_size(&m), K = model_output_last_dim(&m);
     const struct shape *os = &m.output->out;

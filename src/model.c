@@ -52,6 +52,9 @@ int model_build(struct model *m, struct diag *d)
         struct node *n = &m->nodes[i];
         const struct layer *l = n->layer;
         n->state_floats = l->ops->state_floats ? l->ops->state_floats(l) : 0;
+        if (n->state_floats && !m->layers[0].batch_size)
+            return spec_error(l->where, d, "layer '%s' is stateful: it needs a fixed batch size "
+                              "(batch_input_shape: [batch, ...] on the first layer)", l->name);
         if (l->ops->mask_mode && l->ops->mask_mode(l) != MASK_DROP && n->out.rank < 1)
             return spec_error(l->where, d, "layer '%s': a masked output needs a time axis",
                               l->name);
@@ -75,7 +78,10 @@ void model_init_weights(struct model *m, struct rng *r)
         const struct layer *l = &m->layers[i];
         for (size_t p = 0; p < l->n_params; p++) {
             const struct param *pa = &l->params[p];
-            init_fill(&pa->init, m->w + pa->offset, pa->shape.dim, pa->shape.rank, r);
+            if (pa->fill)
+                pa->fill(pa, m->w + pa->offset, r);
+            else
+                init_fill(&pa->init, m->w + pa->offset, pa->shape.dim, pa->shape.rank, r);
         }
     }
 }

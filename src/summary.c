@@ -67,6 +67,15 @@ void summary_print(const struct model *m, FILE *out)
         char name[300], shape[160], params[32];
         snprintf(name, sizeof name, "%s (%s)", n->layer->name, n->layer->ops->class_name);
         shape_format(&n->out, shape, sizeof shape);
+        if (m->layers[0].batch_size) { /* a fixed batch size shows instead of None */
+            char num[24];
+            size_t k = (size_t)snprintf(num, sizeof num, "(%ld", m->layers[0].batch_size);
+            size_t rest = strlen(shape + 5); /* after "(None" */
+            if (k + rest < sizeof shape) {
+                memmove(shape + k, shape + 5, rest + 1);
+                memcpy(shape, num, k);
+            }
+        }
         snprintf(params, sizeof params, "%zu",
                  layer_count_params(n->layer, true) + layer_count_params(n->layer, false));
         const char *fields[] = {name, shape, params};
