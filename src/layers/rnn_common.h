@@ -118,6 +118,10 @@ void rnn_backward(const struct layer *l, const struct rnn_cell *cell, const stru
 
 /* ---- for the cells' steps ---- */
 
+/* Element-wise gate loops compiled for AVX-512, AVX2 and the baseline,
+ * chosen at load time; ISO C's no-contraction keeps the results equal. */
+#define GATE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
 static inline size_t rnn_time(const struct rnn_run *r, size_t s)
 {
     return r->cf->go_backwards ? r->T - 1 - s : s;
