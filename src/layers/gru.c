@@ -268,7 +268,7 @@ static const struct arg_def gru_args[] = {
     RNN_ARG(unroll, ARG_BOOL, 0),
     RNN_ARG(time_major, ARG_BOOL, 0),
     RNN_ARG(reset_after, ARG_BOOL, 0),
-    RNN_ARG(implementation, ARG_INT, 0),
+    RNN_ARG(implementation, ARG_INT, ARG_NULLABLE), /* null (TensorFlow.js): 2 */
     RNN_KWARGS,
 };
 

@@ -128,7 +128,7 @@ static const struct arg_def lstm_args[] = {
     RNN_ARG(kernel_initializer, ARG_INITIALIZER, 0),
     RNN_ARG(recurrent_initializer, ARG_INITIALIZER, 0),
     RNN_ARG(bias_initializer, ARG_INITIALIZER, 0),
-    RNN_ARG(unit_forget_bias, ARG_BOOL, 0),
+    RNN_ARG(unit_forget_bias, ARG_BOOL, ARG_NULLABLE), /* TensorFlow.js writes null: false */
     RNN_ARG(kernel_regularizer, ARG_REGULARIZER, 0),
     RNN_ARG(recurrent_regularizer, ARG_REGULARIZER, 0),
     RNN_ARG(bias_regularizer, ARG_REGULARIZER, 0),
@@ -144,7 +144,7 @@ static const struct arg_def lstm_args[] = {
     RNN_ARG(stateful, ARG_BOOL, 0),
     RNN_ARG(time_major, ARG_BOOL, 0),
     RNN_ARG(unroll, ARG_BOOL, 0),
-    RNN_ARG(implementation, ARG_INT, 0),
+    RNN_ARG(implementation, ARG_INT, ARG_NULLABLE), /* null (TensorFlow.js): 2 */
     RNN_KWARGS,
 };
 

@@ -46,7 +46,7 @@ int rnn_validate(const struct layer *l, const struct spec_node *where, struct di
     if (c->time_major)
         return spec_error(where, d, "%s: time_major true is not supported by nnc (inputs are "
                           "(batch, steps, features))", cls);
-    if (c->implementation != 1 && c->implementation != 2)
+    if (c->implementation != 1 && c->implementation != 2 && c->implementation != ARG_NULL_INT)
         return spec_error(where, d, "%s implementation must be 1 or 2, found %ld", cls,
                           c->implementation);
     /* Keras's Sequential refuses layers with several outputs too. */
