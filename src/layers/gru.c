@@ -234,7 +234,6 @@ static void gru_grad(const struct rnn_run *r)
 }
 
 static const struct rnn_cell gru_cell = {
-    .class_name = "GRU",
     .gates = 3,
     .states = 1,
     .extra = true,

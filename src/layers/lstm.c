@@ -112,7 +112,6 @@ static void lstm_step_back(const struct rnn_run *r, size_t s)
 }
 
 static const struct rnn_cell lstm_cell = {
-    .class_name = "LSTM",
     .gates = 4,
     .states = 2,
     .extra = true,

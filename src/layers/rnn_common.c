@@ -104,6 +104,8 @@ int rnn_build(struct layer *l, const struct rnn_cell *cell, const struct shape *
     return 0;
 }
 
+/* Keras's RNN.compute_mask: the input's mask with return_sequences (as it
+ * is, not reversed, even with go_backwards), else none. */
 enum mask_mode rnn_mask_mode(const struct layer *l)
 {
     const struct rnn_conf *c = l->conf;

@@ -54,7 +54,6 @@ struct rnn_run;
 
 /* A cell: its gate count, its states, and one time step over the batch. */
 struct rnn_cell {
-    const char *class_name;
     int gates;      /* k */
     int states;     /* 1: h; 2: h and c (LSTM) */
     bool extra;     /* keeps one more (B, T, U) array per step (LSTM act(c), GRU's RH) */
