@@ -191,6 +191,10 @@ static int parse_arg(struct layer *l, const struct arg_def *a, const struct spec
         }
         return spec_double(v, (double *)p, d);
     case ARG_BOOL:
+        if ((a->flags & ARG_NULLABLE) && spec_is_null(v)) {
+            *(bool *)p = false;
+            return 0;
+        }
         return spec_bool(v, (bool *)p, d);
     case ARG_CHOICE: {
         const char *s;

@@ -53,7 +53,7 @@ enum arg_type {
 
 #define ARG_REQUIRED 1u  /* must be given */
 #define ARG_NULLABLE 2u  /* ARG_INT: null allowed, stored as ARG_NULL_INT; ARG_FLOAT: NAN;
-                            ARG_TUPLE: n = 0; ARG_CHOICE, ARG_LAYER: NULL */
+                            ARG_TUPLE: n = 0; ARG_CHOICE, ARG_LAYER: NULL; ARG_BOOL: false */
 #define ARG_UNSAVED  4u  /* accepted, but left out of the serialization (as Keras's get_config
                             leaves out BatchNormalization's renorm, fused, ...) */
 #define ARG_NULL_INT (-0x7fffffffL)

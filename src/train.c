@@ -273,6 +273,7 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
                            .save_ctx = fc->callbacks.save_ctx};
     long first_epoch, last_epoch;
     fit_epoch_range(fc, meta->epoch, &first_epoch, &last_epoch);
+    model_reset_states(m); /* after adapt's passes: stateful layers start from zero */
     if (callbacks_call(&fc->callbacks, CB_TRAIN_BEGIN, &fs, d) < 0)
         goto fail;
     /* BackupAndRestore may have restored a fit that had got further: it

@@ -545,6 +545,8 @@ START_TEST(test_unit_forget_bias)
         {", unit_forget_bias: false", {0, 0, 0, 0}},
         {", bias_initializer: {constant: 0.5}", {0.5f, 1, 0.5f, 0.5f}},
         {", bias_initializer: ones, unit_forget_bias: false", {1, 1, 1, 1}},
+        /* TensorFlow.js writes null for both (it means false, and 2) */
+        {", unit_forget_bias: null, implementation: null", {0, 0, 0, 0}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char yaml[256];

@@ -234,7 +234,6 @@ static void gru_grad(const struct rnn_run *r)
 }
 
 static const struct rnn_cell gru_cell = {
-    .class_name = "GRU",
     .gates = 3,
     .states = 1,
     .extra = true,
@@ -268,7 +267,7 @@ static const struct arg_def gru_args[] = {
     RNN_ARG(unroll, ARG_BOOL, 0),
     RNN_ARG(time_major, ARG_BOOL, 0),
     RNN_ARG(reset_after, ARG_BOOL, 0),
-    RNN_ARG(implementation, ARG_INT, 0),
+    RNN_ARG(implementation, ARG_INT, ARG_NULLABLE), /* null (TensorFlow.js): 2 */
     RNN_KWARGS,
 };
 

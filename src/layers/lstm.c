@@ -45,6 +45,25 @@ static void lstm_step(const struct rnn_run *r, size_t s)
  *   di = dc c~   df = dc c_prev   dc~ = dc i      gc <- dc f
  * then dZ = act'(Z) dA per block, in place; gh <- 0 (h_prev acts only
  * through R, added by the caller). */
+/* The same for Keras's default activations (sigmoid gates, tanh), fused
+ * into one loop that GCC vectorizes: sigmoid' = a (1 - a), tanh' = 1 - a^2
+ * from the activations, as activation_backward computes them. */
+GATE_CLONES static void back_sigmoid_tanh(size_t U, float *restrict z, const float *restrict a,
+                              const float *restrict c_prev, const float *restrict fc,
+                              float *restrict gh, float *restrict gc)
+{
+    for (size_t j = 0; j < U; j++) {
+        float i = a[j], f = a[U + j], g = a[2 * U + j], o = a[3 * U + j], t = fc[j];
+        float dc = gc[j] + gh[j] * o * (1.0f - t * t);
+        z[j] = dc * g * i * (1.0f - i);
+        z[U + j] = dc * c_prev[j] * f * (1.0f - f);
+        z[2 * U + j] = dc * i * (1.0f - g * g);
+        z[3 * U + j] = gh[j] * t * o * (1.0f - o);
+        gc[j] = dc * f;
+        gh[j] = 0.0f;
+    }
+}
+
 static void step_back_rows(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
 {
     size_t U = r->U, G = r->G, t = rnn_time(r, s);
@@ -60,6 +79,10 @@ static void step_back_rows(const struct rnn_run *r, size_t s, size_t b0, size_t 
         const float *c_prev = rnn_row(r->cp, r, b, t, U), *c = rnn_c_new(r, s, b);
         const float *fc = rnn_row(r->ex, r, b, t, U);
         float *gh = r->gh + b * U, *gc = r->gc + b * U;
+        if (ga == ACT_SIGMOID && fa == ACT_TANH) {
+            back_sigmoid_tanh(U, z, a, c_prev, fc, gh, gc);
+            continue;
+        }
         float *da = r->sc + b * G, *tmp = r->hs + b * U;
         for (size_t j = 0; j < U; j++) {
             da[3 * U + j] = gh[j] * fc[j];
@@ -89,7 +112,6 @@ static void lstm_step_back(const struct rnn_run *r, size_t s)
 }
 
 static const struct rnn_cell lstm_cell = {
-    .class_name = "LSTM",
     .gates = 4,
     .states = 2,
     .extra = true,
@@ -105,7 +127,7 @@ static const struct arg_def lstm_args[] = {
     RNN_ARG(kernel_initializer, ARG_INITIALIZER, 0),
     RNN_ARG(recurrent_initializer, ARG_INITIALIZER, 0),
     RNN_ARG(bias_initializer, ARG_INITIALIZER, 0),
-    RNN_ARG(unit_forget_bias, ARG_BOOL, 0),
+    RNN_ARG(unit_forget_bias, ARG_BOOL, ARG_NULLABLE), /* TensorFlow.js writes null: false */
     RNN_ARG(kernel_regularizer, ARG_REGULARIZER, 0),
     RNN_ARG(recurrent_regularizer, ARG_REGULARIZER, 0),
     RNN_ARG(bias_regularizer, ARG_REGULARIZER, 0),
@@ -121,7 +143,7 @@ static const struct arg_def lstm_args[] = {
     RNN_ARG(stateful, ARG_BOOL, 0),
     RNN_ARG(time_major, ARG_BOOL, 0),
     RNN_ARG(unroll, ARG_BOOL, 0),
-    RNN_ARG(implementation, ARG_INT, 0),
+    RNN_ARG(implementation, ARG_INT, ARG_NULLABLE), /* null (TensorFlow.js): 2 */
     RNN_KWARGS,
 };
 

@@ -54,7 +54,6 @@ struct rnn_run;
 
 /* A cell: its gate count, its states, and one time step over the batch. */
 struct rnn_cell {
-    const char *class_name;
     int gates;      /* k */
     int states;     /* 1: h; 2: h and c (LSTM) */
     bool extra;     /* keeps one more (B, T, U) array per step (LSTM act(c), GRU's RH) */
@@ -117,6 +116,10 @@ void rnn_forward(const struct layer *l, const struct rnn_cell *cell, const struc
 void rnn_backward(const struct layer *l, const struct rnn_cell *cell, const struct layer_call *c);
 
 /* ---- for the cells' steps ---- */
+
+/* Element-wise gate loops compiled for AVX-512, AVX2 and the baseline,
+ * chosen at load time; ISO C's no-contraction keeps the results equal. */
+#define GATE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 static inline size_t rnn_time(const struct rnn_run *r, size_t s)
 {

@@ -48,7 +48,6 @@ static void simple_rnn_step_back(const struct rnn_run *r, size_t s)
 }
 
 static const struct rnn_cell simple_rnn_cell = {
-    .class_name = "SimpleRNN",
     .gates = 1,
     .states = 1,
     .forward = simple_rnn_step,
