@@ -505,6 +505,10 @@ static void write_arg(const struct layer *l, const struct arg_def *a, struct jso
             json_null(j);
             break;
         }
+        if (t->n == 1 && (a->flags & ARG_SCALAR_IF_ONE)) {
+            json_long(j, t->v[0]);
+            break;
+        }
         json_array_begin(j);
         for (int i = 0; i < t->n; i++)
             json_long(j, t->v[i]);

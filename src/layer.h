@@ -54,6 +54,8 @@ enum arg_type {
 #define ARG_NULL_INT (-0x7fffffffL)
 #define ARG_AXES(k) ((unsigned)(k) << 8) /* ARG_PAIRS: the number of axes */
 #define ARG_UNUSED 8u    /* Keras writes it, never uses it: null or a value, ignored, written null */
+#define ARG_SCALAR_IF_ONE 128u /* ARG_TUPLE: one value is written as a plain integer (Dot's
+                                 axes: an int or a pair) */
 
 struct int_tuple {
     int n;

@@ -5,21 +5,71 @@
 #include <stdlib.h>
 #include <string.h>
 
-int model_build(struct model *m, struct diag *d)
+void model_chain(struct model *m)
 {
-    NNC_ASSERT(m->sequential && m->n_layers >= 1);
-    struct layer *in = &m->layers[0];
-    NNC_ASSERT(in->ops == layer_find("InputLayer"));
+    NNC_ASSERT(m->n_layers >= 1 && m->layers[0].ops == layer_find("InputLayer"));
     m->n_nodes = m->n_layers;
     m->nodes = xcalloc(m->n_nodes, sizeof *m->nodes);
-    size_t offset = 0;
     for (size_t i = 0; i < m->n_layers; i++) {
-        struct layer *l = &m->layers[i];
         struct node *n = &m->nodes[i];
-        n->layer = l;
+        n->layer = &m->layers[i];
+        n->where = m->layers[i].where;
+        n->depth = m->n_layers - 1 - i;
         if (i > 0) {
             n->n_in = 1;
             n->in[0] = &m->nodes[i - 1];
+        }
+    }
+    m->n_inputs = m->n_outputs = 1;
+    m->inputs[0] = &m->nodes[0];
+    m->outputs[0] = &m->nodes[m->n_nodes - 1];
+}
+
+static bool node_is_input(const struct node *n) { return n->n_in == 0; }
+
+/* The first node of n's layer (n itself when it is the first call). */
+static const struct node *first_call(const struct model *m, const struct node *n)
+{
+    for (const struct node *p = m->nodes; p < n; p++)
+        if (p->layer == n->layer)
+            return p;
+    return n;
+}
+
+/* A later call of a built layer: the same input shapes, the same output.
+ * (Layers keep shape-dependent sizes in their configuration, so a layer
+ * is built once, for one set of input shapes.) */
+static int reuse_build(const struct node *first, struct node *n, struct diag *d)
+{
+    char a[96], b[96];
+    const struct layer *l = n->layer;
+    if (first->n_in != n->n_in)
+        return spec_error(n->where, d, "layer '%s' is called with %zu inputs here and %zu before",
+                          l->name, n->n_in, first->n_in);
+    for (size_t k = 0; k < n->n_in; k++)
+        if (!shape_equal(&first->in[k]->out, &n->in[k]->out))
+            return spec_error(n->where, d,
+                              "layer '%s' is called on %s here but was built for %s (a shared "
+                              "layer takes inputs of one shape)",
+                              l->name, shape_format(&n->in[k]->out, a, sizeof a),
+                              shape_format(&first->in[k]->out, b, sizeof b));
+    n->out = first->out;
+    n->cache_floats = first->cache_floats;
+    return 0;
+}
+
+int model_build(struct model *m, struct diag *d)
+{
+    NNC_ASSERT(m->n_nodes >= 2 && m->n_inputs >= 1 && m->n_outputs >= 1);
+    NNC_ASSERT(m->inputs[0] == &m->nodes[0]);
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        struct node *n = &m->nodes[i];
+        struct layer *l = n->layer;
+        const struct node *first = first_call(m, n);
+        if (first != n) {
+            if (reuse_build(first, n, d) < 0)
+                return -1;
+            continue;
         }
         struct shape ins[NODE_MAX_INPUTS];
         for (size_t k = 0; k < n->n_in; k++)
@@ -34,6 +84,10 @@ int model_build(struct model *m, struct diag *d)
                               shape_format(&n->out, buf, sizeof buf));
         }
         n->cache_floats = l->ops->cache_floats ? l->ops->cache_floats(l, ins, &n->out) : 0;
+    }
+    size_t offset = 0;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        struct layer *l = &m->layers[i];
         for (size_t p = 0; p < l->n_params; p++) {
             size_t size = shape_size(&l->params[p].shape);
             if (size == 0 || size > (1u << 30) || offset > (1u << 31))
@@ -47,16 +101,18 @@ int model_build(struct model *m, struct diag *d)
         }
     }
     m->n_weights = offset;
-    m->output = &m->nodes[m->n_nodes - 1];
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    m->output = m->outputs[0];
+    for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
         const struct layer *l = n->layer;
+        if (node_is_input(n))
+            continue;
         n->state_floats = l->ops->state_floats ? l->ops->state_floats(l) : 0;
         if (l->ops->mask_mode && l->ops->mask_mode(l) != MASK_DROP && n->out.rank < 1)
             return spec_error(l->where, d, "layer '%s': a masked output needs a time axis",
                               l->name);
     }
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
         n->needs_grad = layer_count_params(n->layer, true) > 0;
         for (size_t k = 0; k < n->n_in; k++)
@@ -80,7 +136,7 @@ void model_init_weights(struct model *m, struct rng *r)
     }
 }
 
-size_t model_input_size(const struct model *m) { return shape_size(&m->nodes[0].out); }
+size_t model_input_size(const struct model *m) { return shape_size(&m->inputs[0]->out); }
 size_t model_output_size(const struct model *m) { return shape_size(&m->output->out); }
 
 size_t model_output_last_dim(const struct model *m)
@@ -122,8 +178,10 @@ static enum mask_mode node_mask_mode(const struct node *n)
 static void workspace_masks_states(struct model *m, size_t max_batch)
 {
     size_t mask_bytes = 0, state_floats = 0;
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
+        if (node_is_input(n))
+            continue;
         if (node_mask_mode(n) == MASK_MAKE)
             mask_bytes += (size_t)n->out.dim[0] * max_batch;
         state_floats += n->state_floats * max_batch;
@@ -134,8 +192,10 @@ static void workspace_masks_states(struct model *m, size_t max_batch)
     m->states = state_floats ? xcalloc(state_floats, sizeof(float)) : NULL;
     unsigned char *mp = m->masks;
     float *sp = m->states;
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
+        if (node_is_input(n))
+            continue;
         switch (node_mask_mode(n)) {
         case MASK_MAKE:
             n->mask = mp;
@@ -155,7 +215,7 @@ static void workspace_masks_states(struct model *m, size_t max_batch)
 
 void model_reset_states(struct model *m)
 {
-    for (size_t i = 1; i < m->n_nodes; i++)
+    for (size_t i = 0; i < m->n_nodes; i++)
         if (m->nodes[i].state)
             memset(m->nodes[i].state, 0, m->max_batch * m->nodes[i].state_floats * sizeof(float));
 }
@@ -167,7 +227,7 @@ void model_workspace(struct model *m, size_t max_batch)
     size_t total = 0;
     for (size_t i = 0; i < m->n_nodes; i++) {
         size_t out = shape_size(&m->nodes[i].out);
-        total += out * (i == 0 ? 1 : 2) + m->nodes[i].cache_floats;
+        total += out * (node_is_input(&m->nodes[i]) ? 1 : 2) + m->nodes[i].cache_floats;
     }
     size_t floats;
     if (size_mul(total, max_batch, &floats) < 0)
@@ -181,15 +241,15 @@ void model_workspace(struct model *m, size_t max_batch)
         size_t out = shape_size(&n->out) * max_batch;
         n->y = p;
         p += out;
-        n->dy = i == 0 ? NULL : p;
-        p += i == 0 ? 0 : out;
+        n->dy = node_is_input(n) ? NULL : p;
+        p += node_is_input(n) ? 0 : out;
         n->cache = n->cache_floats ? p : NULL;
         p += n->cache_floats * max_batch;
     }
     workspace_masks_states(m, max_batch);
 }
 
-float *model_input(struct model *m) { return m->nodes[0].y; }
+float *model_input(struct model *m) { return m->inputs[0]->y; }
 
 static void make_call(struct model *m, struct node *n, size_t B, bool training, struct rng *r,
                       struct layer_call *c, const float **xs, float **dxs)
@@ -209,8 +269,10 @@ static void make_call(struct model *m, struct node *n, size_t B, bool training, 
 void model_forward(struct model *m, size_t B, bool training, struct rng *r)
 {
     NNC_ASSERT(B <= m->max_batch);
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
+        if (node_is_input(n))
+            continue;
         const float *xs[NODE_MAX_INPUTS];
         float *dxs[NODE_MAX_INPUTS];
         struct layer_call c;
@@ -230,8 +292,8 @@ double model_backward(struct model *m, size_t B, const float *y_true)
 double model_backward_weighted(struct model *m, size_t B, const float *y_true, const float *w)
 {
     memset(m->dw, 0, m->n_weights * sizeof *m->dw);
-    for (size_t i = 1; i < m->n_nodes; i++)
-        if (m->nodes[i].needs_grad || &m->nodes[i] == m->output)
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (!node_is_input(&m->nodes[i]) && (m->nodes[i].needs_grad || &m->nodes[i] == m->output))
             memset(m->nodes[i].dy, 0, B * shape_size(&m->nodes[i].out) * sizeof(float));
     size_t K = model_output_last_dim(m);
     size_t rows = B * (model_output_size(m) / K);
@@ -247,9 +309,11 @@ double model_backward_weighted(struct model *m, size_t B, const float *y_true, c
                                      shape_size(&pa->shape), 1.0f);
         }
     }
-    for (size_t i = m->n_nodes - 1; i >= 1; i--) {
+    /* Reverse topological order: every consumer of a node has added its
+     * part to the node's dy before the node's own backward runs. */
+    for (size_t i = m->n_nodes; i-- > 0;) {
         struct node *n = &m->nodes[i];
-        if (!n->needs_grad)
+        if (!n->needs_grad || node_is_input(n))
             continue;
         const struct regularizer *act = layer_activity_regularizer(n->layer);
         if (act)
@@ -275,8 +339,10 @@ double model_penalty(const struct model *m, size_t B)
                                                shape_size(&pa->shape));
         }
     }
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    for (size_t i = 0; i < m->n_nodes; i++) {
         const struct node *n = &m->nodes[i];
+        if (node_is_input(n))
+            continue;
         const struct regularizer *act = layer_activity_regularizer(n->layer);
         if (act)
             penalty += regularizer_penalty(act, n->y, B * shape_size(&n->out)) / (double)B;
@@ -298,7 +364,7 @@ void model_apply_constraints(struct model *m)
 
 bool model_needs_adapt(const struct model *m)
 {
-    for (size_t i = 1; i < m->n_nodes; i++)
+    for (size_t i = 0; i < m->n_nodes; i++)
         if (m->nodes[i].layer->ops->adapt)
             return true;
     return false;
@@ -310,9 +376,9 @@ void model_adapt(struct model *m, const float *x, size_t n, size_t batch_size)
     model_workspace(m, batch_size);
     /* Node by node: a later layer adapts to what the earlier, already
      * adapted ones give it. */
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *nd = &m->nodes[i];
-        if (!nd->layer->ops->adapt)
+        if (!nd->layer->ops->adapt || first_call(m, nd) != nd)
             continue;
         for (size_t first = 0; first < n; first += batch_size) {
             size_t B = n - first < batch_size ? n - first : batch_size;

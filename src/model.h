@@ -1,7 +1,9 @@
 /* A model: layers (configuration + weights) and nodes (calls of layers, in
  * topological order), the flat parameter and gradient blocks, the compile
  * settings, and the per-batch workspace. Built from a model file by
- * model_load (model_spec.c); a Sequential model is the chain of its layers.
+ * model_load (model_file.c); a Sequential model is the chain of its layers
+ * (model_chain), a functional model a graph (model_functional.c) in which a
+ * shared layer has one node per call.
  *
  * Memory: model_free releases everything. `w` and `dw` hold all weights in
  * manifest order (layer by layer, Keras weight order). The workspace holds,
@@ -23,11 +25,15 @@
 
 #define MODEL_MAX_METRICS 8
 #define NODE_MAX_INPUTS 8
+#define MODEL_MAX_IO 16         /* inputs, and outputs, of a model */
 
 struct node {
     struct layer *layer;        /* an InputLayer for the model's inputs */
-    size_t n_in;
+    size_t n_in;                /* 0 exactly for the model's inputs */
     struct node *in[NODE_MAX_INPUTS];
+    size_t call;                /* the layer's call number (Keras's node index) */
+    size_t depth;               /* Keras's node depth: 0 at the outputs */
+    const struct spec_node *where; /* the call's definition, for messages */
     struct shape out;
     size_t cache_floats;        /* per sample */
     /* Whether backward must reach this node: it has trainable weights or
@@ -57,10 +63,16 @@ struct model {
     char *name;
     bool sequential;
     size_t n_layers;
-    struct layer *layers;       /* all layers, InputLayer first */
+    /* All layers: a Sequential model's InputLayer first, then its layers;
+     * a functional model's in Keras's model.layers order (by depth from
+     * the inputs, ties in the order a search from the outputs meets them). */
+    struct layer *layers;
     size_t n_nodes;
-    struct node *nodes;         /* topological order; nodes[0] is the input */
-    struct node *output;
+    struct node *nodes;         /* topological order, the model's inputs first */
+    size_t n_inputs, n_outputs;
+    struct node *inputs[MODEL_MAX_IO];  /* inputs[0] == &nodes[0] */
+    struct node *outputs[MODEL_MAX_IO];
+    struct node *output;        /* outputs[0] */
     size_t n_weights;           /* floats in w (and dw) */
     float *w, *dw;
     struct compile_conf compile;
@@ -72,9 +84,13 @@ struct model {
     const float *x_in[NODE_MAX_INPUTS]; /* scratch for layer_call */
 };
 
-/* Builds the graph from the layers (already parsed into m->layers with
- * m->sequential set): infers shapes, lays out parameters. Errors name the
- * layer definition's position. */
+/* The nodes of a Sequential model (m->layers parsed, InputLayer first):
+ * each layer called once on the previous one. */
+void model_chain(struct model *m);
+/* Builds the graph (m->nodes, inputs and outputs set, in topological
+ * order): infers shapes node by node, building each layer at its first call
+ * (later calls must see the same input shapes), lays out parameters in
+ * layer order. Errors name the layer definition's or the call's position. */
 int model_build(struct model *m, struct diag *d);
 /* Allocates w and dw and initializes every weight from the rng in manifest
  * order (the same seed gives the same weights). */

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "model_parse.h"
+
 /* Keras layers that nnc does not have yet: named so the error says "not yet"
  * rather than "unknown". */
 static const char *const later_layers[] = {
@@ -51,12 +53,7 @@ static const struct layer_ops *find_layer_type(const struct spec_node *key, stru
 
 /* ---- layer lists -------------------------------------------------------- */
 
-struct layer_list {
-    struct layer *items;
-    size_t n, cap;
-};
-
-static struct layer *list_push(struct layer_list *ll)
+struct layer *layer_list_push(struct layer_list *ll)
 {
     if (ll->n == ll->cap) {
         ll->cap = ll->cap ? 2 * ll->cap : 8;
@@ -67,7 +64,7 @@ static struct layer *list_push(struct layer_list *ll)
     return &ll->items[ll->n++];
 }
 
-static void list_free(struct layer_list *ll)
+void layer_list_free(struct layer_list *ll)
 {
     for (size_t i = 0; i < ll->n; i++)
         layer_free(&ll->items[i]);
@@ -76,7 +73,8 @@ static void list_free(struct layer_list *ll)
 }
 
 /* nnc form: "- Flatten" or "- Dense: {...}" (one-key map). */
-static int parse_nnc_layer(const struct spec_node *entry, struct layer *l, struct diag *d)
+int model_parse_nnc_layer(const struct spec_node *entry, struct layer *l,
+                          const char *const *extra_keys, size_t n_extra, struct diag *d)
 {
     const struct spec_node *key, *value = NULL;
     if (entry->kind == SPEC_SCALAR && !spec_is_null(entry)) {
@@ -97,12 +95,12 @@ static int parse_nnc_layer(const struct spec_node *entry, struct layer *l, struc
     const struct layer_ops *ops = find_layer_type(key, d);
     if (!ops)
         return -1;
-    return layer_parse(l, ops, value, key, NULL, 0, d);
+    return layer_parse(l, ops, value, key, extra_keys, n_extra, d);
 }
 
 /* Keras form: {class_name: Dense, config: {...}} (plus name/inbound_nodes in
  * functional models, which a Sequential config does not have). */
-static int parse_keras_layer(const struct spec_node *entry, struct layer *l, struct diag *d)
+int model_parse_keras_layer(const struct spec_node *entry, struct layer *l, struct diag *d)
 {
     static const char *const keys[] = {"class_name", "config", "name", "inbound_nodes", "module",
                                        "registered_name", "build_config"};
@@ -130,7 +128,7 @@ static int parse_keras_layer(const struct spec_node *entry, struct layer *l, str
 /* tf.keras default names: the snake-case base name, then _1, _2, ... counted
  * per base name over the layers without an explicit name. Input layers are
  * numbered from 1 (input_1), as Keras's Input() does. */
-static void assign_names(struct layer_list *ll)
+void model_assign_names(struct layer_list *ll)
 {
     const struct layer_ops *input = layer_find("InputLayer");
     for (size_t i = 0; i < ll->n; i++) {
@@ -151,7 +149,7 @@ static void assign_names(struct layer_list *ll)
     }
 }
 
-static int check_unique_names(const struct layer_list *ll, struct diag *d)
+int model_check_unique_names(const struct layer_list *ll, struct diag *d)
 {
     for (size_t i = 0; i < ll->n; i++)
         for (size_t j = 0; j < i; j++)
@@ -213,6 +211,7 @@ static int assemble_sequential(struct model *m, struct layer_list *ll, const str
     free(ll->items);
     memset(ll, 0, sizeof *ll);
     m->sequential = true;
+    model_chain(m);
     return model_build(m, d);
 }
 
@@ -285,30 +284,33 @@ static int load_nnc(struct model *m, struct model_file *mf, const struct spec_no
                                        "inputs", "outputs"};
     if (spec_check_keys(root, keys, sizeof keys / sizeof keys[0], "the model file", d) < 0)
         return -1;
-    const struct spec_node *inputs = spec_get(root, "inputs");
-    if (inputs || spec_get(root, "outputs"))
-        return spec_error(inputs ? inputs : spec_get(root, "outputs"), d,
-                          "functional models (inputs:/outputs:) are not supported by nnc yet");
+    /* inputs:/outputs: make it a functional model (SPEC 2.2). */
+    bool functional = spec_get(root, "inputs") || spec_get(root, "outputs");
     const struct spec_node *name = spec_get(root, "name");
-    const char *s = "sequential";
+    const char *s = functional ? "model" : "sequential";
     if (name && spec_string(name, &s, d) < 0)
         return -1;
     m->name = xstrdup(s);
     const struct spec_node *layers = spec_get(root, "layers");
-    if (!layers)
-        return spec_error(root, d, "the model file has no 'layers:' list");
-    if (layers->kind != SPEC_SEQ)
-        return spec_error(layers, d, "'layers' must be a list");
-    struct layer_list ll = {0};
-    for (size_t i = 0; i < layers->n; i++)
-        if (parse_nnc_layer(layers->items[i], list_push(&ll), d) < 0) {
-            list_free(&ll);
+    if (functional) {
+        if (functional_load_nnc(m, root, d) < 0)
+            return -1;
+    } else {
+        if (!layers)
+            return spec_error(root, d, "the model file has no 'layers:' list");
+        if (layers->kind != SPEC_SEQ)
+            return spec_error(layers, d, "'layers' must be a list");
+        struct layer_list ll = {0};
+        for (size_t i = 0; i < layers->n; i++)
+            if (model_parse_nnc_layer(layers->items[i], layer_list_push(&ll), NULL, 0, d) < 0) {
+                layer_list_free(&ll);
+                return -1;
+            }
+        model_assign_names(&ll);
+        if (model_check_unique_names(&ll, d) < 0 || assemble_sequential(m, &ll, layers, d) < 0) {
+            layer_list_free(&ll);
             return -1;
         }
-    assign_names(&ll);
-    if (check_unique_names(&ll, d) < 0 || assemble_sequential(m, &ll, layers, d) < 0) {
-        list_free(&ll);
-        return -1;
     }
     if (parse_compile(m, spec_get(root, "compile"), false, d) < 0)
         return -1;
@@ -333,11 +335,14 @@ static int load_keras_topology(struct model *m, const struct spec_node *topo, st
         return spec_error(topo, d, "the Keras model has no class_name");
     if (spec_string(cls, &cname, d) < 0)
         return -1;
-    if (!strcmp(cname, "Functional") || !strcmp(cname, "Model"))
-        return spec_error(cls, d, "functional Keras models are not supported by nnc yet");
-    if (strcmp(cname, "Sequential") != 0)
-        return spec_error(cls, d, "unknown model class '%s' (expected Sequential)", cname);
     const struct spec_node *config = spec_get(topo, "config");
+    if (!strcmp(cname, "Functional") || !strcmp(cname, "Model")) {
+        m->name = xstrdup("model");
+        return functional_load_keras(m, config, d);
+    }
+    if (strcmp(cname, "Sequential") != 0)
+        return spec_error(cls, d, "unknown model class '%s' (expected Sequential, Functional or "
+                          "Model)", cname);
     const struct spec_node *layers = config;
     const char *name = "sequential";
     if (config && config->kind == SPEC_MAP) {
@@ -355,13 +360,13 @@ static int load_keras_topology(struct model *m, const struct spec_node *topo, st
     m->name = xstrdup(name);
     struct layer_list ll = {0};
     for (size_t i = 0; i < layers->n; i++)
-        if (parse_keras_layer(layers->items[i], list_push(&ll), d) < 0) {
-            list_free(&ll);
+        if (model_parse_keras_layer(layers->items[i], layer_list_push(&ll), d) < 0) {
+            layer_list_free(&ll);
             return -1;
         }
-    assign_names(&ll);
-    if (check_unique_names(&ll, d) < 0 || assemble_sequential(m, &ll, layers, d) < 0) {
-        list_free(&ll);
+    model_assign_names(&ll);
+    if (model_check_unique_names(&ll, d) < 0 || assemble_sequential(m, &ll, layers, d) < 0) {
+        layer_list_free(&ll);
         return -1;
     }
     return 0;
