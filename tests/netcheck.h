@@ -75,11 +75,13 @@ void check_model_margin(const char *yaml, size_t B, bool training, double (*marg
                         const char *what);
 /* One node's backward after a fresh forward pass. */
 void node_backward(struct net *n, size_t i, const float *dy, float *dx, float *dw);
+/* The same with dx for the node's input k (the others get none). */
+void node_backward_at(struct net *n, size_t i, size_t k, const float *dy, float *dx, float *dw);
 float *filled(size_t count, float v);
 void expect_added(const float *after, const float *fresh, size_t count, const char *what,
                   const char *which);
-/* Every node's backward adds into dx and dw (never overwrites), leaves dy
- * alone and works without dx. */
+/* Every node's backward adds into dx (of each of its inputs) and dw
+ * (never overwrites), leaves dy alone and works without dx. */
 void check_accumulates(const char *yaml, bool training, const char *what);
 /* Outputs and gradients of a batch of 5 equal those of 5 single samples. */
 void check_batch_equals_singles(const char *yaml, const char *what);
