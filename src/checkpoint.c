@@ -162,8 +162,12 @@ static void write_topology(struct json *j, const struct model *m)
 {
     json_object_begin(j);
     json_key(j, "class_name");
-    json_string(j, "Sequential");
+    json_string(j, m->sequential ? "Sequential" : "Functional");
     json_key(j, "config");
+    if (!m->sequential) {
+        model_functional_to_json(m, j);
+        goto versions;
+    }
     json_object_begin(j);
     json_key(j, "name");
     json_string(j, m->name);
@@ -175,6 +179,7 @@ static void write_topology(struct json *j, const struct model *m)
         layer_to_json(&m->layers[i], i == 1, j);
     json_array_end(j);
     json_object_end(j);
+versions:
     json_key(j, "keras_version");
     json_string(j, TFJS_KERAS_VERSION);
     json_key(j, "backend");
@@ -505,10 +510,6 @@ static int write_all(const char *tmp, const char *target, const struct model *m,
 int checkpoint_save(const char *dir, const struct model *m, const struct ckpt_meta *meta,
                     const float *opt_state, size_t n_state, struct diag *d)
 {
-    if (!m->sequential) {
-        diag_at(d, dir, 0, 0, "checkpoints of functional models are not supported by nnc yet");
-        return -1;
-    }
     NNC_ASSERT((m->w || m->n_weights == 0) && (n_state == 0 || opt_state));
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/')

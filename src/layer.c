@@ -74,6 +74,9 @@ static int parse_common(struct layer *l, const char *key, const struct spec_node
         const char *s;
         if (spec_is_null(v))
             return 0;
+        /* Keras 3 writes a policy: {class_name: DTypePolicy, config: {name: float32}}. */
+        if (v->kind == SPEC_MAP && spec_get(v, "config"))
+            v = spec_get(spec_get(v, "config"), "name");
         if (spec_string(v, &s, d) < 0)
             return -1;
         if (strcmp(s, "float32") != 0)
@@ -555,6 +558,12 @@ void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j)
     json_key(j, "class_name");
     json_string(j, l->ops->class_name);
     json_key(j, "config");
+    layer_config_to_json(l, with_input_shape, j);
+    json_object_end(j);
+}
+
+void layer_config_to_json(const struct layer *l, bool with_input_shape, struct json *j)
+{
     json_object_begin(j);
     json_key(j, "name");
     json_string(j, l->name);
@@ -576,6 +585,5 @@ void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j)
     for (size_t k = 0; k < l->ops->n_args; k++)
         if (!(l->ops->args[k].flags & ARG_UNSAVED))
             write_arg(l, &l->ops->args[k], j);
-    json_object_end(j);
     json_object_end(j);
 }

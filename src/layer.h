@@ -222,5 +222,7 @@ const struct regularizer *layer_activity_regularizer(const struct layer *l);
 /* Writes {"class_name": ..., "config": {...}} as Keras serializes the layer,
  * with batch_input_shape when with_input_shape. */
 void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j);
+/* Only the {...} of "config". */
+void layer_config_to_json(const struct layer *l, bool with_input_shape, struct json *j);
 
 #endif

@@ -98,6 +98,10 @@ void model_init_weights(struct model *m, struct rng *r);
 /* Resolves compile metrics against the output shape. */
 int model_resolve_metrics(struct model *m, struct diag *d);
 void model_free(struct model *m);
+/* A functional model's Keras config {name, layers (with inbound_nodes),
+ * input_layers, output_layers}, as tf.keras 2's get_config writes it
+ * (model_functional.c). */
+void model_functional_to_json(const struct model *m, struct json *j);
 
 size_t model_input_size(const struct model *m);   /* floats per sample */
 size_t model_output_size(const struct model *m);

@@ -817,3 +817,96 @@ out:
     graph_free(&g);
     return rc;
 }
+
+/* ---- writing Keras's form ------------------------------------------------------- */
+
+/* tf.keras 2's InputLayer config: {batch_input_shape, dtype, sparse, ragged,
+ * name} (no trainable, no shape). */
+static void input_config_to_json(const struct layer *l, struct json *j)
+{
+    json_object_begin(j);
+    json_key(j, "batch_input_shape");
+    json_array_begin(j);
+    if (l->batch_size)
+        json_long(j, l->batch_size);
+    else
+        json_null(j);
+    for (int i = 0; i < l->input_shape.rank; i++)
+        json_long(j, (long)l->input_shape.dim[i]);
+    json_array_end(j);
+    json_key(j, "dtype");
+    json_string(j, "float32");
+    json_key(j, "sparse");
+    json_bool(j, false);
+    json_key(j, "ragged");
+    json_bool(j, false);
+    json_key(j, "name");
+    json_string(j, l->name);
+    json_object_end(j);
+}
+
+static void tensor_to_json(const struct node *n, bool kwargs, struct json *j)
+{
+    json_array_begin(j);
+    json_string(j, n->layer->name);
+    json_long(j, (long)n->call);
+    json_long(j, 0);
+    if (kwargs) {
+        json_object_begin(j);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+/* Keras 2's get_config of a functional model: the layers in model.layers
+ * order, each with its inbound nodes (one per call, in call order), then
+ * input_layers and output_layers. */
+void model_functional_to_json(const struct model *m, struct json *j)
+{
+    json_object_begin(j);
+    json_key(j, "name");
+    json_string(j, m->name);
+    json_key(j, "layers");
+    json_array_begin(j);
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const struct layer *l = &m->layers[i];
+        json_object_begin(j);
+        json_key(j, "class_name");
+        json_string(j, l->ops->class_name);
+        json_key(j, "config");
+        if (l->ops == input_ops())
+            input_config_to_json(l, j);
+        else
+            layer_config_to_json(l, false, j);
+        json_key(j, "name");
+        json_string(j, l->name);
+        json_key(j, "inbound_nodes");
+        json_array_begin(j);
+        for (size_t call = 0; l->ops != input_ops(); call++) {
+            const struct node *n = NULL;
+            for (size_t k = 0; k < m->n_nodes && !n; k++)
+                if (m->nodes[k].layer == l && m->nodes[k].call == call)
+                    n = &m->nodes[k];
+            if (!n)
+                break;
+            json_array_begin(j);
+            for (size_t k = 0; k < n->n_in; k++)
+                tensor_to_json(n->in[k], true, j);
+            json_array_end(j);
+        }
+        json_array_end(j);
+        json_object_end(j);
+    }
+    json_array_end(j);
+    json_key(j, "input_layers");
+    json_array_begin(j);
+    for (size_t i = 0; i < m->n_inputs; i++)
+        tensor_to_json(m->inputs[i], false, j);
+    json_array_end(j);
+    json_key(j, "output_layers");
+    json_array_begin(j);
+    for (size_t i = 0; i < m->n_outputs; i++)
+        tensor_to_json(m->outputs[i], false, j);
+    json_array_end(j);
+    json_object_end(j);
+}

@@ -10,9 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../src/checkpoint.h"
 #include "../src/layer.h"
 #include "../src/model.h"
 #include "../src/rng.h"
+#include "../src/summary.h"
 #include "gradcheck.h"
 #include "netcheck.h"
 
@@ -492,6 +494,95 @@ START_TEST(test_layer_order)
 }
 END_TEST
 
+/* ---- checkpoints: Keras's functional config written and read back ------------- */
+
+static char *summary_text(const struct model *m)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    summary_print(m, f);
+    ck_assert_int_eq(fclose(f), 0);
+    return text;
+}
+
+static char *file_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    int c;
+    while ((c = fgetc(f)) != EOF)
+        fputc(c, out);
+    fclose(f);
+    fclose(out);
+    return text;
+}
+
+static const char *const roundtrip_models[] = {
+    "models/functional_mlp.yaml", "models/shared_input_towers.yaml", "models/multi_input_cnn.yaml",
+    "models/siamese.yaml",        "models/toy_resnet.yaml",          "models/keras_toy_resnet.json",
+    "models/keras3_functional.json",
+};
+
+/* A model saved as a checkpoint and loaded back has the same summary, the
+ * same weights by name, computes the same outputs, and saves to the same
+ * model.json. */
+START_TEST(test_checkpoint_roundtrip)
+{
+    const char *path = roundtrip_models[_i];
+    struct model m, r;
+    struct model_file mf, rf;
+    struct diag d;
+    ck_assert_msg(model_load(path, &m, &mf, &d) == 0, "%s", d.msg);
+    struct rng rng;
+    rng_seed(&rng, 5);
+    model_init_weights(&m, &rng);
+    char dir[] = "/tmp/nnc_test_func_ckXXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    ck_assert_msg(checkpoint_save(a, &m, NULL, NULL, 0, &d) == 0, "%s", d.msg);
+    ck_assert_msg(model_load(a, &r, &rf, &d) == 0, "%s: %s", path, d.msg);
+    ck_assert_msg(checkpoint_load_weights(&r, &rf, &d) == 0, "%s", d.msg);
+    char *s1 = summary_text(&m), *s2 = summary_text(&r);
+    ck_assert_msg(!strcmp(s1, s2), "%s:\n%s\nreloaded:\n%s", path, s1, s2);
+    ck_assert_uint_eq(m.n_weights, r.n_weights);
+    ck_assert(memcmp(m.w, r.w, m.n_weights * sizeof *m.w) == 0);
+    enum { B = 2 };
+    model_workspace(&m, B);
+    model_workspace(&r, B);
+    for (size_t k = 0; k < m.n_inputs; k++) {
+        size_t size = B * shape_size(&m.inputs[k]->out);
+        gc_fill_uniform(m.inputs[k]->y, size, -1, 1, 3 + (unsigned)k);
+        memcpy(r.inputs[k]->y, m.inputs[k]->y, size * sizeof(float));
+    }
+    model_forward(&m, B, false, NULL);
+    model_forward(&r, B, false, NULL);
+    for (size_t k = 0; k < m.n_outputs; k++)
+        ck_assert(memcmp(m.outputs[k]->y, r.outputs[k]->y,
+                         B * shape_size(&m.outputs[k]->out) * sizeof(float)) == 0);
+    ck_assert_msg(checkpoint_save(b, &r, NULL, NULL, 0, &d) == 0, "%s", d.msg);
+    char ja[80], jb[80];
+    snprintf(ja, sizeof ja, "%s/model.json", a);
+    snprintf(jb, sizeof jb, "%s/model.json", b);
+    char *t1 = file_text(ja), *t2 = file_text(jb);
+    ck_assert_msg(!strcmp(t1, t2), "%s: model.json differs after a round trip", path);
+    free(s1), free(s2), free(t1), free(t2);
+    ck_assert_int_eq(checkpoint_remove(a), 0);
+    ck_assert_int_eq(checkpoint_remove(b), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+    model_free(&m);
+    model_free(&r);
+    model_file_close(&mf);
+    model_file_close(&rf);
+}
+END_TEST
+
 /* ---- errors --------------------------------------------------------------------- */
 
 static const struct {
@@ -598,6 +689,12 @@ static Suite *functional_suite(void)
     tcase_add_test(tc, test_dot_values);
     tcase_add_test(tc, test_merge_shapes);
     tcase_add_test(tc, test_layer_order);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("checkpoints");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_checkpoint_roundtrip, 0,
+                        (int)(sizeof roundtrip_models / sizeof roundtrip_models[0]));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
