@@ -40,12 +40,16 @@ int cmd_predict(const struct cli_args *a)
     size_t bs = a->batch_size_set ? (size_t)a->batch_size : 32;
     model_workspace(&m, bs);
     size_t n_out = model_output_size(&m), K = model_output_last_dim(&m);
+    size_t line = csv_has_header(r) ? 2 : 1; /* of the batch's first row */
     for (;;) {
         long got = csv_read(r, bs, model_input(&m), NULL, &d);
         if (got < 0)
             goto out;
         if (got == 0)
             break;
+        if (dataset_check_input(&m, csv_path(r), line, model_input(&m), (size_t)got, NULL, &d) < 0)
+            goto out;
+        line += (size_t)got;
         model_forward(&m, (size_t)got, false, NULL);
         for (size_t b = 0; b < (size_t)got; b++) {
             const float *y = m.output->y + b * n_out;

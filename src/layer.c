@@ -323,15 +323,18 @@ int layer_parse(struct layer *l, const struct layer_ops *ops, const struct spec_
                 ;
             if (k < n_extra)
                 continue;
-            for (k = 0; k < N_COMMON && strcmp(key, common_keys[k]); k++)
+            /* The layer's own arguments first: Embedding's input_dim is the
+             * vocabulary size, not the common input_dim. */
+            for (k = 0; k < ops->n_args && strcmp(key, ops->args[k].name); k++)
                 ;
-            if (k < N_COMMON) {
+            size_t c;
+            for (c = 0; k == ops->n_args && c < N_COMMON && strcmp(key, common_keys[c]); c++)
+                ;
+            if (k == ops->n_args && c < N_COMMON) {
                 if (parse_common(l, key, v, &from_dim, &has_dim, d) < 0)
                     return -1;
                 continue;
             }
-            for (k = 0; k < ops->n_args && strcmp(key, ops->args[k].name); k++)
-                ;
             if (k == ops->n_args) {
                 const char *names[64];
                 size_t n = 0;
@@ -461,6 +464,12 @@ int layer_check_spatial_rank(const struct layer *l, const struct shape *in, int 
     return spec_error(l->where, d, "%s expects input of rank %d %s, found %s", l->ops->class_name,
                       dims + 2, dims == 1 ? "(batch, steps, features)" : "(batch, rows, cols, channels)",
                       shape_format(in, buf, sizeof buf));
+}
+
+enum mask_mode layer_mask_keep(const struct layer *l)
+{
+    (void)l;
+    return MASK_KEEP;
 }
 
 const struct regularizer *layer_activity_regularizer(const struct layer *l)

@@ -168,6 +168,12 @@ struct layer_ops {
     /* May be NULL (0): floats per sample of state kept between batches
      * (layer_call.state), for stateful recurrent layers. */
     size_t (*state_floats)(const struct layer *l);
+    /* May be NULL. For a layer fed straight from the model's input: checks
+     * one sample x (in_shape) of the data before anything runs (Embedding's
+     * indices). Returns 0, or -1 with *at the index of the offending value
+     * in x and the reason in why. */
+    int (*check_input)(const struct layer *l, const float *x, size_t *at, char *why,
+                       size_t why_size);
 };
 
 struct layer {
@@ -218,6 +224,10 @@ int layer_check_spatial_rank(const struct layer *l, const struct shape *in, int 
 /* The penalty on the layer's output: its ops' activity hook, or its
  * activity_regularizer argument when it has one that is set; else NULL. */
 const struct regularizer *layer_activity_regularizer(const struct layer *l);
+
+/* mask_mode for the layers that pass their input's mask on unchanged
+ * (Keras's supports_masking = True with the default compute_mask). */
+enum mask_mode layer_mask_keep(const struct layer *l);
 
 /* Writes {"class_name": ..., "config": {...}} as Keras serializes the layer,
  * with batch_input_shape when with_input_shape. */

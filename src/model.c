@@ -203,6 +203,8 @@ static void workspace_masks_states(struct model *m, size_t max_batch)
             break;
         case MASK_KEEP:
             n->mask = n->n_in ? n->in[0]->mask : NULL;
+            /* A layer that keeps a mask keeps the time axis it indexes. */
+            NNC_ASSERT(!n->mask || (n->out.rank >= 2 && n->out.dim[0] == n->in[0]->out.dim[0]));
             break;
         case MASK_DROP:
             n->mask = NULL;
@@ -284,6 +286,45 @@ void model_forward(struct model *m, size_t B, bool training, struct rng *r)
     }
 }
 
+const unsigned char *model_output_mask(const struct model *m, size_t *rows_per_mask)
+{
+    const struct node *o = m->output;
+    if (!o->mask)
+        return NULL;
+    /* A mask entry per step (out.dim[0]); the loss rows of a sample are the
+     * output without its last axis, a whole number of rows per step. */
+    size_t rows = model_output_size(m) / model_output_last_dim(m);
+    NNC_ASSERT(o->out.rank >= 2 && rows % o->out.dim[0] == 0);
+    *rows_per_mask = rows / o->out.dim[0];
+    return o->mask;
+}
+
+double model_loss(const struct model *m, size_t B, const float *y_true, const float *w, float *dy)
+{
+    size_t K = model_output_last_dim(m);
+    size_t rows = B * (model_output_size(m) / K), rows_per_mask = 1;
+    const unsigned char *mask = model_output_mask(m, &rows_per_mask);
+    return loss_compute_masked(&m->compile.loss, m->output->y, y_true, rows, K, w, rows / B, mask,
+                               rows_per_mask, dy);
+}
+
+int model_check_input(const struct model *m, const float *x, size_t n, size_t *sample,
+                      size_t *value, char *why, size_t why_size)
+{
+    size_t n_x = model_input_size(m);
+    for (size_t i = 1; i < m->n_nodes; i++) {
+        const struct node *nd = &m->nodes[i];
+        if (!nd->layer->ops->check_input || nd->n_in == 0 || nd->in[0] != &m->nodes[0])
+            continue;
+        for (size_t s = 0; s < n; s++)
+            if (nd->layer->ops->check_input(nd->layer, x + s * n_x, value, why, why_size) < 0) {
+                *sample = s;
+                return -1;
+            }
+    }
+    return 0;
+}
+
 double model_backward(struct model *m, size_t B, const float *y_true)
 {
     return model_backward_weighted(m, B, y_true, NULL);
@@ -295,11 +336,7 @@ double model_backward_weighted(struct model *m, size_t B, const float *y_true, c
     for (size_t i = 0; i < m->n_nodes; i++)
         if (!node_is_input(&m->nodes[i]) && (m->nodes[i].needs_grad || &m->nodes[i] == m->output))
             memset(m->nodes[i].dy, 0, B * shape_size(&m->nodes[i].out) * sizeof(float));
-    size_t K = model_output_last_dim(m);
-    size_t rows = B * (model_output_size(m) / K);
-    double loss = loss_compute_weighted(&m->compile.loss, m->output->y, y_true, rows, K, w,
-                                        rows / B, m->output->dy);
-    loss += model_penalty(m, B);
+    double loss = model_loss(m, B, y_true, w, m->output->dy) + model_penalty(m, B);
     for (size_t i = 0; i < m->n_layers; i++) {
         const struct layer *l = &m->layers[i];
         for (size_t p = 0; p < l->n_params && l->trainable; p++) {

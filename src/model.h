@@ -126,6 +126,18 @@ double model_backward(struct model *m, size_t B, const float *y_true);
  * Keras's weighted mean, sum(w_i * loss_i) / rows (loss_compute_weighted). */
 double model_backward_weighted(struct model *m, size_t B, const float *y_true, const float *w);
 float *model_input(struct model *m);
+/* After a forward pass: the output's time-step mask (B * out.dim[0] bytes)
+ * or NULL, and in *rows_per_mask the loss rows per mask entry. */
+const unsigned char *model_output_mask(const struct model *m, size_t *rows_per_mask);
+/* The batch loss of B samples after a forward pass, without penalties:
+ * weighted by w (B floats, or NULL) and masked by the output's mask as
+ * Keras does (loss_compute_masked); d loss / d output into dy unless NULL. */
+double model_loss(const struct model *m, size_t B, const float *y_true, const float *w, float *dy);
+/* Checks n samples of model input (before anything runs) against the layers
+ * fed straight from it that check their input (Embedding's indices).
+ * Returns 0, or -1 with the sample, the value's index in it and the reason. */
+int model_check_input(const struct model *m, const float *x, size_t n, size_t *sample,
+                      size_t *value, char *why, size_t why_size);
 /* After a forward pass of B samples: the regularization losses Keras adds
  * to the loss (weight penalties, and activity penalties / B). */
 double model_penalty(const struct model *m, size_t B);

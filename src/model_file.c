@@ -173,6 +173,9 @@ static int assemble_sequential(struct model *m, struct layer_list *ll, const str
     if (leading_input && ll->n == 1)
         return spec_error(at, d, "the model has no layers after its Input");
     struct layer *first_real = leading_input ? &ll->items[1] : first;
+    if (!leading_input && !first->has_input_shape && first->ops == layer_find("Embedding"))
+        return spec_error(first->where, d, "the first layer needs input_length or input_shape "
+                          "(nnc has no variable-length sequences)");
     if (!leading_input && !first->has_input_shape)
         return spec_error(first->where, d,
                           "the first layer needs an input shape (input_shape, input_dim or "

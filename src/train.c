@@ -142,13 +142,15 @@ static void accumulate(const struct model *m, size_t B, double loss, const float
 {
     size_t K = model_output_last_dim(m);
     size_t rows = B * (model_output_size(m) / K);
-    size_t tw = loss_target_width(&m->compile.loss, K);
+    size_t tw = loss_target_width(&m->compile.loss, K), rows_per_mask = 1;
+    const unsigned char *mask = model_output_mask(m, &rows_per_mask);
     run->loss_sum += loss * (double)B;
     run->seen += B;
     values[0] = run->loss_sum / (double)run->seen;
     for (size_t i = 0; i < m->compile.n_metrics; i++) {
         const struct metric *mt = &m->compile.metrics[i];
-        metric_update(mt, &run->metrics[i], m->output->y, y_batch, rows, K, tw);
+        metric_update_masked(mt, &run->metrics[i], m->output->y, y_batch, rows, K, tw, mask,
+                             rows_per_mask);
         values[1 + i] = metric_result(mt, &run->metrics[i]);
     }
 }
@@ -165,8 +167,6 @@ void train_evaluate_steps(struct model *m, const struct dataset *ds, size_t batc
     size_t n_values = 1 + m->compile.n_metrics;
     struct running run;
     running_init(m, &run);
-    size_t K = model_output_last_dim(m);
-    size_t rows_per = model_output_size(m) / K;
     model_workspace(m, batch_size);
     float *y_batch = xcalloc(batch_size * ds->n_y, sizeof *y_batch);
     float *w_batch = xcalloc(batch_size, sizeof *w_batch);
@@ -183,9 +183,7 @@ void train_evaluate_steps(struct model *m, const struct dataset *ds, size_t batc
         size_t B = ds->n - first < batch_size ? ds->n - first : batch_size;
         const float *w = gather(m, ds, NULL, first, B, y_batch, w_batch);
         model_forward(m, B, false, NULL);
-        double loss = loss_compute_weighted(&m->compile.loss, m->output->y, y_batch,
-                                            B * rows_per, K, w, rows_per, NULL) +
-                      model_penalty(m, B);
+        double loss = model_loss(m, B, y_batch, w, NULL) + model_penalty(m, B);
         accumulate(m, B, loss, y_batch, &run, values);
         progress_update(&p, s + 1, names, values, n_values, s + 1 == steps);
     }

@@ -55,9 +55,8 @@ double forward_loss(struct net *n)
     struct rng r;
     rng_seed(&r, n->drop_seed);
     model_forward(&n->m, n->B, n->training, &r);
-    return loss_compute(&n->m.compile.loss, n->m.output->y, n->t, net_rows(n),
-                        model_output_last_dim(&n->m), NULL) +
-           model_penalty(&n->m, n->B);
+    /* model_loss: the output's time-step mask, if any, as training has it. */
+    return model_loss(&n->m, n->B, n->t, NULL, NULL) + model_penalty(&n->m, n->B);
 }
 
 /* f(w) for gradcheck: w is n->m.w itself, perturbed in place. */

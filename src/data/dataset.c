@@ -254,6 +254,17 @@ static int select_columns(struct csv_reader *r, const size_t *features, size_t n
     return rc;
 }
 
+int dataset_check_input(const struct model *m, const char *source, size_t first_line,
+                        const float *x, size_t n, const size_t *cols, struct diag *d)
+{
+    size_t sample, value;
+    char why[200];
+    if (model_check_input(m, x, n, &sample, &value, why, sizeof why) == 0)
+        return 0;
+    diag_at(d, source, first_line + sample, cols ? cols[value] + 1 : 0, "%s", why);
+    return -1;
+}
+
 int dataset_load_train(const char *path, const struct data_conf *dc, const struct model *m,
                        struct dataset *ds, struct ckpt_meta *meta, struct diag *d)
 {
@@ -296,7 +307,8 @@ int dataset_load_train(const char *path, const struct data_conf *dc, const struc
     if (check_features(m, path, n_f, d) < 0 ||
         select_columns(r, features, n_f, wp, target, n_t, d) < 0)
         goto out;
-    if (load_rows(r, m, ds, n_f, n_t, wp, false, meta, d) < 0)
+    if (load_rows(r, m, ds, n_f, n_t, wp, false, meta, d) < 0 ||
+        dataset_check_input(m, ds->source, ds->first_line, ds->x, ds->n, features, d) < 0)
         goto out;
     meta->n_columns = n_cols;
     meta->n_features = n_f;
@@ -367,7 +379,8 @@ int dataset_load_eval(const char *path, const struct data_conf *dc, const struct
         goto out;
     if (meta->n_classes)
         csv_fix_classes(r, meta->classes, meta->n_classes);
-    if (load_rows(r, m, ds, n_f, n_t, wp, true, (struct ckpt_meta *)meta, d) < 0)
+    if (load_rows(r, m, ds, n_f, n_t, wp, true, (struct ckpt_meta *)meta, d) < 0 ||
+        dataset_check_input(m, ds->source, ds->first_line, ds->x, ds->n, features, d) < 0)
         goto out;
     rc = 0;
 out:

@@ -37,6 +37,12 @@ int dataset_load_train(const char *path, const struct data_conf *dc, const struc
 /* Held-out data read with a checkpoint's mapping and class names. */
 int dataset_load_eval(const char *path, const struct data_conf *dc, const struct model *m,
                       const struct ckpt_meta *meta, struct dataset *ds, struct diag *d);
+/* Checks n samples of model input x read from `source` (sample i on line
+ * first_line + i; cols: the file column of each input value, or NULL) with
+ * model_check_input: a located error "data.csv:12:3: index 1000 of
+ * embedding ..." when one is out of its layer's domain. */
+int dataset_check_input(const struct model *m, const char *source, size_t first_line,
+                        const float *x, size_t n, const size_t *cols, struct diag *d);
 /* Moves the last `count` samples of ds into tail (validation_split). */
 void dataset_split_tail(struct dataset *ds, size_t count, struct dataset *tail);
 void dataset_free(struct dataset *ds);
