@@ -198,11 +198,11 @@ static void write_training_config(struct json *j, const struct model *m)
 {
     json_object_begin(j);
     json_key(j, "loss");
-    json_string(j, loss_tfjs_name(&m->compile.loss));
+    json_string(j, loss_tfjs_name(&m->compile.out[0].loss));
     json_key(j, "metrics");
     json_array_begin(j);
-    for (size_t i = 0; i < m->compile.n_metrics; i++) {
-        const char *name = metric_tfjs_name(&m->compile.metrics[i], &m->compile.loss);
+    for (size_t i = 0; i < m->compile.out[0].n_metrics; i++) {
+        const char *name = metric_tfjs_name(&m->compile.out[0].metrics[i], &m->compile.out[0].loss);
         if (name)
             json_string(j, name);
     }
@@ -220,11 +220,11 @@ static void write_compile(struct json *j, const struct model *m)
     json_key(j, "optimizer");
     optim_to_json(&m->compile.optimizer, j);
     json_key(j, "loss");
-    loss_to_json(&m->compile.loss, j);
+    loss_to_json(&m->compile.out[0].loss, j);
     json_key(j, "metrics");
     json_array_begin(j);
-    for (size_t i = 0; i < m->compile.n_metrics; i++)
-        metric_to_json(&m->compile.metrics[i], j);
+    for (size_t i = 0; i < m->compile.out[0].n_metrics; i++)
+        metric_to_json(&m->compile.out[0].metrics[i], j);
     json_array_end(j);
     json_object_end(j);
 }
@@ -365,7 +365,7 @@ static void write_model_json(FILE *f, const struct model *m, const struct ckpt_m
     if (m->compile.given) {
         /* A loss tfjs lacks (huber): no training config, so tfjs still loads
          * the model (uncompiled); nnc reads "compile". */
-        if (loss_tfjs_name(&m->compile.loss)) {
+        if (loss_tfjs_name(&m->compile.out[0].loss)) {
             json_key(&j, "trainingConfig");
             write_training_config(&j, m);
         }

@@ -40,10 +40,10 @@ int cmd_evaluate(const struct cli_args *a)
         goto out;
     size_t bs = a->batch_size_set ? (size_t)a->batch_size : 32;
     int verbose = a->verbose_set ? (int)a->verbose : 0;
-    double values[1 + MODEL_MAX_METRICS];
+    double values[MODEL_MAX_VALUES];
     train_evaluate(&m, &ds, bs, verbose, values);
-    const char *names[1 + MODEL_MAX_METRICS];
-    char storage[1 + MODEL_MAX_METRICS][80];
+    const char *names[MODEL_MAX_VALUES];
+    char storage[MODEL_MAX_VALUES][80];
     size_t n = train_value_names(&m, names, "", storage);
     if (a->json) {
         struct json j;

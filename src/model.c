@@ -102,6 +102,8 @@ int model_build(struct model *m, struct diag *d)
     }
     m->n_weights = offset;
     m->output = m->outputs[0];
+    for (size_t k = 0; k < m->n_outputs; k++)
+        m->outputs[k]->is_output = true;
     for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
         const struct layer *l = n->layer;
@@ -137,17 +139,41 @@ void model_init_weights(struct model *m, struct rng *r)
 }
 
 size_t model_input_size(const struct model *m) { return shape_size(&m->inputs[0]->out); }
-size_t model_output_size(const struct model *m) { return shape_size(&m->output->out); }
+size_t model_output_size(const struct model *m) { return model_output_size_at(m, 0); }
+size_t model_output_last_dim(const struct model *m) { return model_output_last_dim_at(m, 0); }
+size_t model_target_size(const struct model *m) { return model_target_size_at(m, 0); }
 
-size_t model_output_last_dim(const struct model *m)
+size_t model_output_size_at(const struct model *m, size_t k)
 {
-    return m->output->out.dim[m->output->out.rank - 1];
+    return shape_size(&m->outputs[k]->out);
 }
 
-size_t model_target_size(const struct model *m)
+size_t model_output_last_dim_at(const struct model *m, size_t k)
 {
-    size_t K = model_output_last_dim(m);
-    return model_output_size(m) / K * loss_target_width(&m->compile.loss, K);
+    const struct shape *s = &m->outputs[k]->out;
+    return s->dim[s->rank - 1];
+}
+
+size_t model_target_size_at(const struct model *m, size_t k)
+{
+    size_t K = model_output_last_dim_at(m, k);
+    return model_output_size_at(m, k) / K * loss_target_width(&m->compile.out[k].loss, K);
+}
+
+size_t model_inputs_size(const struct model *m)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < m->n_inputs; k++)
+        n += shape_size(&m->inputs[k]->out);
+    return n;
+}
+
+size_t model_targets_size(const struct model *m)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < m->n_outputs; k++)
+        n += model_target_size_at(m, k);
+    return n;
 }
 
 size_t model_count_params(const struct model *m, bool trainable)
@@ -160,11 +186,14 @@ size_t model_count_params(const struct model *m, bool trainable)
 
 int model_resolve_metrics(struct model *m, struct diag *d)
 {
-    size_t K = model_output_last_dim(m);
-    size_t tw = loss_target_width(&m->compile.loss, K);
-    for (size_t i = 0; i < m->compile.n_metrics; i++)
-        if (metric_parse(m->compile.metric_nodes[i], K, tw, &m->compile.metrics[i], d) < 0)
-            return -1;
+    for (size_t k = 0; k < m->n_outputs; k++) {
+        struct output_compile *oc = &m->compile.out[k];
+        size_t K = model_output_last_dim_at(m, k);
+        size_t tw = loss_target_width(&oc->loss, K);
+        for (size_t i = 0; i < oc->n_metrics; i++)
+            if (metric_parse(oc->metric_nodes[i], K, tw, &oc->metrics[i], d) < 0)
+                return -1;
+    }
     return 0;
 }
 
@@ -288,41 +317,96 @@ void model_forward(struct model *m, size_t B, bool training, struct rng *r)
 
 const unsigned char *model_output_mask(const struct model *m, size_t *rows_per_mask)
 {
-    const struct node *o = m->output;
+    return model_output_mask_at(m, 0, rows_per_mask);
+}
+
+const unsigned char *model_output_mask_at(const struct model *m, size_t k, size_t *rows_per_mask)
+{
+    const struct node *o = m->outputs[k];
     if (!o->mask)
         return NULL;
     /* A mask entry per step (out.dim[0]); the loss rows of a sample are the
      * output without its last axis, a whole number of rows per step. */
-    size_t rows = model_output_size(m) / model_output_last_dim(m);
+    size_t rows = model_output_size_at(m, k) / model_output_last_dim_at(m, k);
     NNC_ASSERT(o->out.rank >= 2 && rows % o->out.dim[0] == 0);
     *rows_per_mask = rows / o->out.dim[0];
     return o->mask;
 }
 
-double model_loss(const struct model *m, size_t B, const float *y_true, const float *w, float *dy)
+const float *model_target_block(const struct model *m, size_t B, const float *y_true, size_t k)
 {
-    size_t K = model_output_last_dim(m);
-    size_t rows = B * (model_output_size(m) / K), rows_per_mask = 1;
-    const unsigned char *mask = model_output_mask(m, &rows_per_mask);
-    return loss_compute_masked(&m->compile.loss, m->output->y, y_true, rows, K, w, rows / B, mask,
-                               rows_per_mask, dy);
+    for (size_t j = 0; j < k; j++)
+        y_true += B * model_target_size_at(m, j);
+    return y_true;
+}
+
+double model_loss(const struct model *m, size_t B, const float *y_true, const float *w, bool grad,
+                  double *per_output)
+{
+    /* Keras's LossesContainer: the sum of each output's loss times its
+     * loss weight (the per-output values are reported unweighted). */
+    double total = 0;
+    for (size_t k = 0; k < m->n_outputs; k++) {
+        const struct node *o = m->outputs[k];
+        const struct output_compile *oc = &m->compile.out[k];
+        size_t K = model_output_last_dim_at(m, k);
+        size_t rows = B * (model_output_size_at(m, k) / K), rows_per_mask = 1;
+        const unsigned char *mask = model_output_mask_at(m, k, &rows_per_mask);
+        double loss = loss_compute_masked(&oc->loss, o->y, model_target_block(m, B, y_true, k),
+                                          rows, K, w, rows / B, mask, rows_per_mask,
+                                          grad ? o->dy : NULL);
+        if (grad && oc->loss_weight != 1.0)
+            for (size_t i = 0; i < B * model_output_size_at(m, k); i++)
+                o->dy[i] *= (float)oc->loss_weight;
+        if (per_output)
+            per_output[k] = loss;
+        total += oc->loss_weight * loss;
+    }
+    return total;
 }
 
 int model_check_input(const struct model *m, const float *x, size_t n, size_t *sample,
                       size_t *value, char *why, size_t why_size)
 {
-    size_t n_x = model_input_size(m);
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    size_t stride = model_inputs_size(m), offset = 0;
+    for (size_t k = 0; k < m->n_inputs; k++) {
+        if (model_check_input_at(m, k, x + offset, stride, n, sample, value, why, why_size) < 0) {
+            *value += offset;
+            return -1;
+        }
+        offset += shape_size(&m->inputs[k]->out);
+    }
+    return 0;
+}
+
+int model_check_input_at(const struct model *m, size_t k, const float *x, size_t stride,
+                         size_t n, size_t *sample, size_t *value, char *why, size_t why_size)
+{
+    for (size_t i = 0; i < m->n_nodes; i++) {
         const struct node *nd = &m->nodes[i];
-        if (!nd->layer->ops->check_input || nd->n_in == 0 || nd->in[0] != &m->nodes[0])
+        if (!nd->layer->ops->check_input || nd->n_in == 0 || nd->in[0] != m->inputs[k])
             continue;
         for (size_t s = 0; s < n; s++)
-            if (nd->layer->ops->check_input(nd->layer, x + s * n_x, value, why, why_size) < 0) {
+            if (nd->layer->ops->check_input(nd->layer, x + s * stride, value, why, why_size) < 0) {
                 *sample = s;
                 return -1;
             }
     }
     return 0;
+}
+
+/* Copies B dataset rows (the inputs one after the other) into the inputs. */
+static void scatter_inputs(struct model *m, const float *x, size_t B)
+{
+    size_t stride = model_inputs_size(m);
+    for (size_t b = 0; b < B; b++) {
+        const float *row = x + b * stride;
+        for (size_t k = 0; k < m->n_inputs; k++) {
+            size_t size = shape_size(&m->inputs[k]->out);
+            memcpy(m->inputs[k]->y + b * size, row, size * sizeof *row);
+            row += size;
+        }
+    }
 }
 
 double model_backward(struct model *m, size_t B, const float *y_true)
@@ -332,11 +416,19 @@ double model_backward(struct model *m, size_t B, const float *y_true)
 
 double model_backward_weighted(struct model *m, size_t B, const float *y_true, const float *w)
 {
+    return model_backward_outputs(m, B, y_true, w, NULL);
+}
+
+double model_backward_outputs(struct model *m, size_t B, const float *y_true, const float *w,
+                              double *per_output)
+{
     memset(m->dw, 0, m->n_weights * sizeof *m->dw);
     for (size_t i = 0; i < m->n_nodes; i++)
-        if (!node_is_input(&m->nodes[i]) && (m->nodes[i].needs_grad || &m->nodes[i] == m->output))
+        if (!node_is_input(&m->nodes[i]) && (m->nodes[i].needs_grad || m->nodes[i].is_output))
             memset(m->nodes[i].dy, 0, B * shape_size(&m->nodes[i].out) * sizeof(float));
-    double loss = model_loss(m, B, y_true, w, m->output->dy) + model_penalty(m, B);
+    /* The loss writes each output's dy; consumers of an output (later in
+     * the topological order) add theirs in backward. */
+    double loss = model_loss(m, B, y_true, w, true, per_output) + model_penalty(m, B);
     for (size_t i = 0; i < m->n_layers; i++) {
         const struct layer *l = &m->layers[i];
         for (size_t p = 0; p < l->n_params && l->trainable; p++) {
@@ -409,7 +501,7 @@ bool model_needs_adapt(const struct model *m)
 
 void model_adapt(struct model *m, const float *x, size_t n, size_t batch_size)
 {
-    size_t n_x = model_input_size(m);
+    size_t n_x = model_inputs_size(m);
     model_workspace(m, batch_size);
     /* Node by node: a later layer adapts to what the earlier, already
      * adapted ones give it. */
@@ -419,7 +511,7 @@ void model_adapt(struct model *m, const float *x, size_t n, size_t batch_size)
             continue;
         for (size_t first = 0; first < n; first += batch_size) {
             size_t B = n - first < batch_size ? n - first : batch_size;
-            memcpy(model_input(m), x + first * n_x, B * n_x * sizeof(float));
+            scatter_inputs(m, x + first * n_x, B);
             model_forward(m, B, false, NULL);
             nd->layer->ops->adapt(nd->layer, m->w, nd->in[0]->y, B, first);
         }

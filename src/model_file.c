@@ -220,35 +220,12 @@ static int assemble_sequential(struct model *m, struct layer_list *ll, const str
 
 /* ---- compile -------------------------------------------------------------- */
 
-static int parse_metrics(struct model *m, const struct spec_node *metrics, struct diag *d)
-{
-    if (!metrics || spec_is_null(metrics))
-        return 0;
-    if (metrics->kind == SPEC_SCALAR) {
-        m->compile.metric_nodes[m->compile.n_metrics++] = metrics;
-        return 0;
-    }
-    if (metrics->kind != SPEC_SEQ)
-        return spec_error(metrics, d, "metrics: expected a list of metric names");
-    /* tf.keras training configs nest metrics per output: [[...]]. */
-    if (metrics->n == 1 && metrics->items[0]->kind == SPEC_SEQ)
-        metrics = metrics->items[0];
-    if (metrics->n > MODEL_MAX_METRICS)
-        return spec_error(metrics, d, "at most %d metrics", MODEL_MAX_METRICS);
-    for (size_t i = 0; i < metrics->n; i++) {
-        /* Keras 2.12+ serializes compiled metrics as MeanMetricWrapper
-         * {name, fn}, which metric_parse reads. */
-        m->compile.metric_nodes[m->compile.n_metrics++] = metrics->items[i];
-    }
-    return 0;
-}
-
 /* compile: {optimizer, loss, metrics} (nnc and Keras-file top level) or
  * tf.keras training_config {optimizer_config, loss, metrics, ...}. */
 static int parse_compile(struct model *m, const struct spec_node *c, bool training_config,
                          struct diag *d)
 {
-    static const char *const keys[] = {"optimizer", "loss", "metrics"};
+    static const char *const keys[] = {"optimizer", "loss", "metrics", "loss_weights"};
     static const char *const tc_keys[] = {"optimizer_config", "loss", "metrics",
                                           "weighted_metrics", "loss_weights", "sample_weight_mode"};
     if (!c || spec_is_null(c))
@@ -256,13 +233,10 @@ static int parse_compile(struct model *m, const struct spec_node *c, bool traini
     if (training_config) {
         if (spec_check_keys(c, tc_keys, 6, "the training config", d) < 0)
             return -1;
-        const struct spec_node *lw = spec_get(c, "loss_weights");
         const struct spec_node *wm = spec_get(c, "weighted_metrics");
-        if (lw && !spec_is_null(lw))
-            return spec_error(lw, d, "loss_weights are not supported by nnc yet");
         if (wm && !spec_is_null(wm) && !(wm->kind == SPEC_SEQ && wm->n == 0))
             return spec_error(wm, d, "weighted_metrics are not supported by nnc yet");
-    } else if (spec_check_keys(c, keys, 3, "compile", d) < 0) {
+    } else if (spec_check_keys(c, keys, 4, "compile", d) < 0) {
         return -1;
     }
     m->compile.given = true;
@@ -273,9 +247,8 @@ static int parse_compile(struct model *m, const struct spec_node *c, bool traini
     const struct spec_node *loss = spec_get(c, "loss");
     if (!loss || spec_is_null(loss))
         return spec_error(c, d, "compile needs a loss");
-    if (loss_parse(loss, &m->compile.loss, d) < 0)
-        return -1;
-    return parse_metrics(m, spec_get(c, "metrics"), d);
+    return compile_parse_outputs(m, loss, spec_get(c, "loss_weights"), spec_get(c, "metrics"),
+                                 d);
 }
 
 /* ---- the three file forms ------------------------------------------------- */

@@ -40,4 +40,10 @@ int model_check_unique_names(const struct layer_list *ll, struct diag *d);
 int functional_load_nnc(struct model *m, const struct spec_node *root, struct diag *d);
 int functional_load_keras(struct model *m, const struct spec_node *config, struct diag *d);
 
+/* compile_outputs.c: compile's loss (required), loss_weights and metrics
+ * (either may be NULL) over the built model's outputs. */
+int compile_parse_outputs(struct model *m, const struct spec_node *loss,
+                          const struct spec_node *loss_weights, const struct spec_node *metrics,
+                          struct diag *d);
+
 #endif

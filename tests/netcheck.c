@@ -56,7 +56,7 @@ double forward_loss(struct net *n)
     rng_seed(&r, n->drop_seed);
     model_forward(&n->m, n->B, n->training, &r);
     /* model_loss: the output's time-step mask, if any, as training has it. */
-    return model_loss(&n->m, n->B, n->t, NULL, NULL) + model_penalty(&n->m, n->B);
+    return model_loss(&n->m, n->B, n->t, NULL, false, NULL) + model_penalty(&n->m, n->B);
 }
 
 /* f(w) for gradcheck: w is n->m.w itself, perturbed in place. */
@@ -69,14 +69,14 @@ double net_loss(void *ctx, const float *w)
 void fill_targets(struct net *n, unsigned seed)
 {
     size_t K = model_output_last_dim(&n->m), rows = net_rows(n);
-    size_t tw = loss_target_width(&n->m.compile.loss, K);
+    size_t tw = loss_target_width(&n->m.compile.out[0].loss, K);
     free(n->t);
     n->t = calloc(rows * tw, sizeof *n->t);
     ck_assert_ptr_nonnull(n->t);
     struct rng r;
     rng_seed(&r, seed);
     for (size_t i = 0; i < rows; i++) {
-        switch (n->m.compile.loss.kind) {
+        switch (n->m.compile.out[0].loss.kind) {
         default: /* regression losses */
             for (size_t k = 0; k < K; k++)
                 n->t[i * K + k] = (float)(2 * rng_uniform(&r) - 1);
@@ -136,7 +136,7 @@ double net_margin(struct net *n)
         if (nd->layer->ops == act)
             best = fmin(best, dist_to_kinks(nd->in[0]->y, n->B * shape_size(&nd->in[0]->out)));
     }
-    if (n->m.compile.loss.kind == LOSS_MAE) {
+    if (n->m.compile.out[0].loss.kind == LOSS_MAE) {
         size_t count = n->B * model_output_size(&n->m);
         for (size_t i = 0; i < count; i++)
             best = fmin(best, fabs((double)n->m.output->y[i] - n->t[i]));
@@ -444,7 +444,7 @@ void check_writes(struct net *n, bool training, const char *what)
         size_t size = shape_size(&nd->out);
         /* Nodes with nothing trainable at or before them get no gradient
          * at all: their dy stays untouched. */
-        bool wanted = nd->needs_grad || nd == n->m.output;
+        bool wanted = nd->needs_grad || nd->is_output;
         expect_written(nd->dy, wanted ? B * size : 0, MAXB * size, sentinel(i, VIEW_DY), what,
                        nd->layer->name, "dy");
         if (nd->cache)

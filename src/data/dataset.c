@@ -101,8 +101,8 @@ int dataset_convert_targets(const struct model *m, struct dataset *ds, const flo
 {
     size_t K = model_output_last_dim(m);
     size_t width = model_target_size(m);
-    bool index_target = n_t == 1 && (m->compile.loss.kind == LOSS_SPARSE_CE ||
-                                     (K > 1 && width == K && m->compile.loss.kind ==
+    bool index_target = n_t == 1 && (m->compile.out[0].loss.kind == LOSS_SPARSE_CE ||
+                                     (K > 1 && width == K && m->compile.out[0].loss.kind ==
                                                                  LOSS_CATEGORICAL_CE));
     if (is_class && !index_target && !(K == 1 && n_classes <= 2)) {
         diag_at(d, ds->source, 0, 0,
@@ -119,7 +119,7 @@ int dataset_convert_targets(const struct model *m, struct dataset *ds, const flo
     if (!index_target && n_t != width) {
         diag_at(d, ds->source, 0, 0,
                 "%zu target column%s, the model's output with loss %s needs %zu", n_t,
-                n_t == 1 ? "" : "s", loss_name(&m->compile.loss), width);
+                n_t == 1 ? "" : "s", loss_name(&m->compile.out[0].loss), width);
         return -1;
     }
     ds->n_y = width;
@@ -135,7 +135,7 @@ int dataset_convert_targets(const struct model *m, struct dataset *ds, const flo
                     "label %g is not a class index in [0, %zu)", (double)v, K);
             return -1;
         }
-        if (m->compile.loss.kind == LOSS_SPARSE_CE)
+        if (m->compile.out[0].loss.kind == LOSS_SPARSE_CE)
             ds->y[i] = v;
         else
             ds->y[i * width + (size_t)v] = 1.0f;
