@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -335,6 +336,16 @@ static void write_nnc(struct json *j, const struct ckpt_meta *meta, bool has_sta
         json_strings(j, meta->feature_names, meta->n_features);
         json_key(j, "target_cols");
         json_sizes(j, meta->target_cols, meta->n_target);
+        json_key(j, "na_value");
+        if (meta->has_na)
+            json_double(j, meta->na_value);
+        else
+            json_null(j);
+        json_key(j, "comment");
+        if (meta->comment)
+            json_string(j, meta->comment);
+        else
+            json_null(j);
         json_object_end(j);
     }
     json_key(j, "history");
@@ -1057,12 +1068,28 @@ static int read_cols(const struct spec_node *n, size_t n_columns, size_t **out, 
 
 static int read_data(const struct spec_node *n, struct ckpt_meta *meta, struct diag *d)
 {
-    static const char *const keys[] = {"n_columns", "feature_cols", "feature_names",
-                                       "target_cols"};
+    static const char *const keys[] = {"n_columns",   "feature_cols", "feature_names",
+                                       "target_cols", "na_value",     "comment"};
     if (spec_is_null(n))
         return 0;
-    if (spec_check_keys(n, keys, 4, "the checkpoint's data mapping", d) < 0)
+    if (spec_check_keys(n, keys, 6, "the checkpoint's data mapping", d) < 0)
         return -1;
+    const struct spec_node *na = spec_get(n, "na_value"), *cm = spec_get(n, "comment");
+    if (na && !spec_is_null(na)) {
+        double v;
+        if (spec_double(na, &v, d) < 0)
+            return -1;
+        if (fabs(v) > FLT_MAX)
+            return spec_error(na, d, "na_value %g is out of range for float32", v);
+        meta->has_na = true;
+        meta->na_value = (float)v;
+    }
+    if (cm && !spec_is_null(cm)) {
+        const char *s;
+        if (spec_string(cm, &s, d) < 0)
+            return -1;
+        meta->comment = xstrdup(s);
+    }
     const struct spec_node *nc = spec_get(n, "n_columns");
     if (!nc)
         return spec_error(n, d, "the data mapping has no n_columns");
@@ -1195,6 +1222,7 @@ void ckpt_meta_free(struct ckpt_meta *meta)
     free_strings(meta->feature_names, meta->n_features);
     free(meta->feature_cols);
     free(meta->target_cols);
+    free(meta->comment);
     history_free(&meta->history);
     memset(meta, 0, sizeof *meta);
 }

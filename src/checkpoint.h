@@ -33,6 +33,9 @@ struct ckpt_meta {
     size_t n_columns;            /* columns of the training CSV */
     size_t n_target;
     size_t *target_cols;
+    bool has_na;                 /* the training data section's na_value, */
+    float na_value;              /* which evaluate and predict apply too */
+    char *comment;               /* its comment marker, or NULL */
     long epoch;                  /* epochs completed */
     long iterations;             /* optimizer steps taken */
     bool has_rng;                /* rng: the generator's state after the fit, */

@@ -71,6 +71,7 @@ int cmd_predict(const struct cli_args *a)
     struct array x = {0};
     struct pred_out out = {0};
     int64_t *classes = NULL;
+    size_t *lines = NULL;
     int status = 1;
     if (load_trained(a->positional[0], &m, &mf, &meta, &d) < 0)
         return report(&d);
@@ -81,8 +82,9 @@ int cmd_predict(const struct cli_args *a)
     int is_array = predict_open_array(input, &m, &x, &d);
     if (is_array < 0)
         goto out;
+    struct csv_options opt = data_csv_options(&dc, &meta);
     if (!is_array &&
-        (csv_open(&r, input, &dc.csv, &d) < 0 || predict_columns(r, &m, &meta, &d) < 0))
+        (csv_open(&r, input, &opt, &d) < 0 || predict_columns(r, &m, &meta, &d) < 0))
         goto out;
     size_t bs = a->batch_size_set ? (size_t)a->batch_size : 32;
     model_workspace(&m, bs);
@@ -96,8 +98,9 @@ int cmd_predict(const struct cli_args *a)
         goto out;
     if (npy && a->argmax)
         classes = xcalloc(bs * (n_out / K), sizeof *classes);
-    /* The file line (CSV) or row (arrays, from 1) of the batch's first sample. */
-    size_t line = is_array || !csv_has_header(r) ? 1 : 2;
+    /* Messages name the CSV line of each row, or an array's row (from 1). */
+    size_t row = 1;
+    lines = is_array ? NULL : xcalloc(bs, sizeof *lines);
     for (size_t done = 0;;) {
         long got;
         if (is_array) {
@@ -112,9 +115,12 @@ int cmd_predict(const struct cli_args *a)
             goto out;
         if (got == 0)
             break;
-        if (dataset_check_input(&m, is_array ? x.name : csv_path(r), line, model_input(&m), (size_t)got, NULL, &d) < 0)
+        for (size_t k = 0; lines && k < (size_t)got; k++)
+            lines[k] = csv_row_line(r, k);
+        if (dataset_check_input(&m, is_array ? x.name : csv_path(r), row, lines, model_input(&m),
+                                (size_t)got, NULL, &d) < 0)
             goto out;
-        line += (size_t)got;
+        row += (size_t)got;
         model_forward(&m, (size_t)got, false, NULL);
         const float *y = m.output->y;
         if (npy && a->argmax) {
@@ -140,6 +146,7 @@ out:
         report(&d);
     pred_out_abort(&out);
     free(classes);
+    free(lines);
     array_free(&x);
     if (r)
         csv_close(r);

@@ -19,9 +19,14 @@ struct dataset {
     float *x, *y;       /* (n, n_x), (n, n_y) */
     float *w;           /* (n) per-sample loss weights, or NULL (all 1) */
     size_t first_line;  /* file line of sample 0 (for messages) */
+    size_t *line;       /* (n) file line of each sample, or NULL: first_line + i */
 };
 
-/* The data: section: target, features, sample_weight, header, delimiter. */
+/* The file line of sample i, for messages. */
+size_t dataset_line(const struct dataset *ds, size_t i);
+
+/* The data: section: target, features, sample_weight, header, delimiter,
+ * comment, na_value. */
 struct data_conf {
     const struct spec_node *target, *features;
     const struct spec_node *sample_weight; /* one numeric column: a weight >= 0 per row */
@@ -29,6 +34,11 @@ struct data_conf {
 };
 
 int data_conf_parse(const struct spec_node *section, struct data_conf *out, struct diag *d);
+
+/* dc's CSV options, with the training data's na_value and comment (saved in
+ * the checkpoint's meta) where dc sets none: evaluate and predict read
+ * their data as training did. */
+struct csv_options data_csv_options(const struct data_conf *dc, const struct ckpt_meta *meta);
 
 /* Training data: resolves the columns from dc, records the mapping and the
  * class names in meta (which owns them afterwards). */
@@ -38,11 +48,13 @@ int dataset_load_train(const char *path, const struct data_conf *dc, const struc
 int dataset_load_eval(const char *path, const struct data_conf *dc, const struct model *m,
                       const struct ckpt_meta *meta, struct dataset *ds, struct diag *d);
 /* Checks n samples of model input x read from `source` (sample i on line
- * first_line + i; cols: the file column of each input value, or NULL) with
+ * lines[i], or first_line + i when lines is NULL; cols: the file column of
+ * each input value, or NULL) with
  * model_check_input: a located error "data.csv:12:3: index 1000 of
  * embedding ..." when one is out of its layer's domain. */
 int dataset_check_input(const struct model *m, const char *source, size_t first_line,
-                        const float *x, size_t n, const size_t *cols, struct diag *d);
+                        const size_t *lines, const float *x, size_t n, const size_t *cols,
+                        struct diag *d);
 /* Moves the last `count` samples of ds into tail (validation_split). */
 void dataset_split_tail(struct dataset *ds, size_t count, struct dataset *tail);
 void dataset_free(struct dataset *ds);

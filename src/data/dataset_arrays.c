@@ -167,7 +167,7 @@ static int load_arrays(const char *const *paths, size_t n_paths, const struct da
     ds->n = x.n;
     ds->n_x = x.row_size;
     if (!(ds->x = read_all(&x, d)) || !(t = read_all(&y, d)) ||
-        dataset_check_input(m, x.name, 1, ds->x, ds->n, NULL, d) < 0)
+        dataset_check_input(m, x.name, 1, NULL, ds->x, ds->n, NULL, d) < 0)
         goto out;
     rc = dataset_convert_targets(m, ds, t, y.row_size, false, 0, d);
 out:
