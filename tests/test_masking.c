@@ -663,7 +663,7 @@ START_TEST(test_check_input)
     struct diag d = {{0}};
     float x[6] = {1, 2, 3, 4, 12, 6};
     const size_t cols[3] = {4, 2, 0};
-    ck_assert_int_eq(dataset_check_input(&n.m, "data.csv", 2, x, 2, cols, &d), -1);
+    ck_assert_int_eq(dataset_check_input(&n.m, "data.csv", 2, NULL, x, 2, cols, &d), -1);
     ck_assert_str_eq(d.msg, "data.csv:3:3: embedding 'embedding': index 12 is not below "
                             "input_dim 10");
     net_free(&n);
