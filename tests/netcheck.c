@@ -66,35 +66,43 @@ double net_loss(void *ctx, const float *w)
     return forward_loss(ctx);
 }
 
-void fill_targets(struct net *n, unsigned seed)
+/* Output k's targets: rows of the loss's target form. */
+static void fill_output_targets(struct net *n, size_t k, float *t, struct rng *r)
 {
-    size_t K = model_output_last_dim(&n->m), rows = net_rows(n);
-    size_t tw = loss_target_width(&n->m.compile.out[0].loss, K);
-    free(n->t);
-    n->t = calloc(rows * tw, sizeof *n->t);
-    ck_assert_ptr_nonnull(n->t);
-    struct rng r;
-    rng_seed(&r, seed);
+    size_t K = model_output_last_dim_at(&n->m, k);
+    size_t rows = n->B * (model_output_size_at(&n->m, k) / K);
     for (size_t i = 0; i < rows; i++) {
-        switch (n->m.compile.out[0].loss.kind) {
+        switch (n->m.compile.out[k].loss.kind) {
         default: /* regression losses */
-            for (size_t k = 0; k < K; k++)
-                n->t[i * K + k] = (float)(2 * rng_uniform(&r) - 1);
+            for (size_t j = 0; j < K; j++)
+                t[i * K + j] = (float)(2 * rng_uniform(r) - 1);
             break;
         case LOSS_BINARY_CE:
-            for (size_t k = 0; k < K; k++)
-                n->t[i * K + k] = (float)rng_below(&r, 2);
+            for (size_t j = 0; j < K; j++)
+                t[i * K + j] = (float)rng_below(r, 2);
             break;
         case LOSS_CATEGORICAL_CE:
         case LOSS_CATEGORICAL_HINGE:
         case LOSS_KLD:
-            n->t[i * K + rng_below(&r, K)] = 1;
+            t[i * K + rng_below(r, K)] = 1;
             break;
         case LOSS_SPARSE_CE:
-            n->t[i] = (float)rng_below(&r, K);
+            t[i] = (float)rng_below(r, K);
             break;
         }
     }
+}
+
+/* Every output's targets, output after output (model_target_block). */
+void fill_targets(struct net *n, unsigned seed)
+{
+    free(n->t);
+    n->t = calloc(n->B * model_targets_size(&n->m) + 1, sizeof *n->t);
+    ck_assert_ptr_nonnull(n->t);
+    struct rng r;
+    rng_seed(&r, seed);
+    for (size_t k = 0; k < n->m.n_outputs; k++)
+        fill_output_targets(n, k, (float *)model_target_block(&n->m, n->B, n->t, k), &r);
 }
 
 /* Weights from the model's initializers plus a small uniform jitter (so
@@ -323,7 +331,16 @@ void check_batch_equals_singles(const char *yaml, const char *what)
     net_load(&n, yaml);
     net_prepare(&n, B, false, -2, 2);
     size_t in = 0, out = model_output_size(&n.m), nw = n.m.n_weights;
-    size_t tw = model_target_size(&n.m);
+    size_t tw = model_targets_size(&n.m);
+    /* Sample s's targets: each output's, output after output (the layout
+     * of a batch of 1). */
+    float *ts = filled(B * tw, 0);
+    for (size_t s = 0, at = 0; s < B; s++)
+        for (size_t k = 0; k < n.m.n_outputs; k++) {
+            size_t size = model_target_size_at(&n.m, k);
+            memcpy(ts + at, model_target_block(&n.m, B, n.t, k) + s * size, size * sizeof *ts);
+            at += size;
+        }
     for (size_t k = 0; k < n.m.n_inputs; k++)
         in += shape_size(&n.m.inputs[k]->out);
     float *x = filled(B * in, 0), *yb = filled(B * out, 0), *dwb = filled(nw, 0);
@@ -353,7 +370,7 @@ void check_batch_equals_singles(const char *yaml, const char *what)
             ck_assert_msg(fabsf(n.m.output->y[k] - yb[s * out + k]) <= 1e-6f,
                           "%s: sample %zu output %zu: %.9g alone, %.9g in the batch", what, s, k,
                           n.m.output->y[k], yb[s * out + k]);
-        loss_s += model_backward(&n.m, 1, n.t + s * tw);
+        loss_s += model_backward(&n.m, 1, ts + s * tw);
         for (size_t k = 0; k < nw; k++)
             dws[k] += n.m.dw[k];
     }
@@ -364,7 +381,7 @@ void check_batch_equals_singles(const char *yaml, const char *what)
         ck_assert_msg(fabs(dwb[k] - dws[k] / B) <= 1e-6 + 1e-5 * fabs(dwb[k]),
                       "%s: dw[%zu]: %.9g in the batch, %.9g from singles", what, k, dwb[k],
                       dws[k] / B);
-    free(x), free(yb), free(dwb), free(dws);
+    free(x), free(yb), free(dwb), free(dws), free(ts);
     net_free(&n);
 }
 

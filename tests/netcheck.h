@@ -31,7 +31,7 @@ struct net {
     struct model m;
     struct model_file mf;
     size_t B;
-    float *t;           /* targets, B * model_target_size floats */
+    float *t;           /* targets, B * model_targets_size floats (model_target_block) */
     bool training;
     uint64_t drop_seed; /* replayed before every forward pass */
     /* Optional: the margin from kinks of layer-specific values (pooling
@@ -50,7 +50,7 @@ size_t net_rows(const struct net *n);
 double forward_loss(struct net *n);
 /* gc_fn over the weights (perturbed in place in n->m.w). */
 double net_loss(void *ctx, const float *w);
-/* Random targets fitting the loss. */
+/* Random targets fitting each output's loss, output after output. */
 void fill_targets(struct net *n, unsigned seed);
 /* Weights from the initializers plus jitter, inputs uniform in [lo, hi). */
 void net_setup(struct net *n, unsigned seed, float lo, float hi);

@@ -15,6 +15,7 @@
 #include "../src/model.h"
 #include "../src/rng.h"
 #include "../src/summary.h"
+#include "../src/train.h"
 #include "gradcheck.h"
 #include "netcheck.h"
 
@@ -156,6 +157,30 @@ static const char *const graphs[] = {
     "  - Add: {inputs: [f_again, f_again]}\n"
     "  - Dense: {units: 2}\n"
     "compile: {loss: mse}\n",
+    /* 13: two inputs, two outputs with their own losses and weights; the
+     * first output also feeds the second, so its dy is its loss's
+     * gradient plus what the second passes back */
+    "inputs:\n  - Input: {name: x, shape: [3]}\n  - Input: {name: y, shape: [2]}\n"
+    "layers:\n"
+    "  - Dense: {name: a, units: 4, activation: tanh, inputs: x}\n"
+    "  - Dense: {name: o1, units: 2, inputs: a}\n"
+    "  - Dense: {name: b, units: 3, activation: sigmoid, inputs: y}\n"
+    "  - Concatenate: {name: c, inputs: [o1, b]}\n"
+    "  - Dense: {name: o2, units: 3, activation: softmax, inputs: c}\n"
+    "outputs: [o1, o2]\n"
+    "compile:\n"
+    "  loss: {o1: mse, o2: categorical_crossentropy}\n"
+    "  loss_weights: {o1: 0.5, o2: 2.0}\n",
+    /* 14: three outputs (one per branch), losses as a list, one sparse */
+    "inputs:\n  - Input: {name: x, shape: [3]}\n"
+    "layers:\n"
+    "  - Dense: {name: h, units: 4, activation: tanh}\n"
+    "  - Dense: {name: p, units: 3, activation: softmax, inputs: h}\n"
+    "  - Dense: {name: q, units: 1, activation: sigmoid, inputs: h}\n"
+    "  - Dense: {name: r, units: 2, inputs: x}\n"
+    "outputs: [p, q, r]\n"
+    "compile: {loss: [sparse_categorical_crossentropy, binary_crossentropy, mae], "
+    "loss_weights: [1, 0.25, 3]}\n",
 };
 #define N_GRAPHS (sizeof graphs / sizeof graphs[0])
 
@@ -267,6 +292,136 @@ START_TEST(test_shared_gradient_is_sum)
     }
     net_free(&a);
     net_free(&b);
+}
+END_TEST
+
+/* ---- several outputs: compile, names, the loss ------------------------------------- */
+
+static void load_text(struct net *n, const char *yaml, struct diag *d, int *rc)
+{
+    memset(n, 0, sizeof *n);
+    char path[] = "/tmp/nnc_test_func_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, yaml, strlen(yaml)), (int)strlen(yaml));
+    close(fd);
+    *rc = model_load(path, &n->m, &n->mf, d);
+    unlink(path);
+}
+
+static const char *const two_outputs =
+    "inputs:\n  - Input: {name: x, shape: [3]}\n"
+    "layers:\n"
+    "  - Dense: {name: h, units: 4, activation: tanh}\n"
+    "  - Dense: {name: out_a, units: 3, activation: softmax, inputs: h}\n"
+    "  - Dense: {name: out_b, units: 1, activation: sigmoid, inputs: h}\n"
+    "outputs: [out_a, out_b]\n";
+
+/* The forms of compile for several outputs and the names fit reports. */
+START_TEST(test_compile_outputs)
+{
+    static const struct {
+        const char *compile, *names;
+        enum loss_kind a, b;
+        double wa, wb;
+    } cases[] = {
+        {"{loss: mse, metrics: [mae]}",
+         "loss out_a_loss out_b_loss out_a_mae out_b_mae", LOSS_MSE, LOSS_MSE, 1, 1},
+        {"{loss: [categorical_crossentropy, binary_crossentropy], loss_weights: [2, 0.5], "
+         "metrics: [[accuracy], [accuracy, mse]]}",
+         "loss out_a_loss out_b_loss out_a_accuracy out_b_accuracy out_b_mse",
+         LOSS_CATEGORICAL_CE, LOSS_BINARY_CE, 2, 0.5},
+        {"{loss: {out_b: binary_crossentropy, out_a: {categorical_crossentropy: "
+         "{label_smoothing: 0.1}}}, loss_weights: {out_b: 3}, metrics: {out_b: auc}}",
+         "loss out_a_loss out_b_loss out_b_auc", LOSS_CATEGORICAL_CE, LOSS_BINARY_CE, 1, 3},
+        {"{loss: {huber: {delta: 2}}}", "loss out_a_loss out_b_loss", LOSS_HUBER, LOSS_HUBER,
+         1, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[1024];
+        snprintf(yaml, sizeof yaml, "%scompile: %s\n", two_outputs, cases[i].compile);
+        struct net n;
+        struct diag d;
+        int rc;
+        load_text(&n, yaml, &d, &rc);
+        ck_assert_msg(rc == 0, "case %zu: %s", i, d.msg);
+        const struct output_compile *a = &n.m.compile.out[0], *b = &n.m.compile.out[1];
+        ck_assert_int_eq(a->loss.kind, cases[i].a);
+        ck_assert_int_eq(b->loss.kind, cases[i].b);
+        ck_assert(a->loss_weight == cases[i].wa && b->loss_weight == cases[i].wb);
+        const char *names[MODEL_MAX_VALUES];
+        char storage[MODEL_MAX_VALUES][80], got[512] = "";
+        size_t nv = train_value_names(&n.m, names, "", storage);
+        ck_assert_uint_eq(nv, train_n_values(&n.m));
+        for (size_t k = 0; k < nv; k++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", k ? " " : "", names[k]);
+        ck_assert_msg(!strcmp(got, cases[i].names), "case %zu: %s, want %s", i, got,
+                      cases[i].names);
+        net_free(&n);
+    }
+    /* A single output keeps Keras's plain names, val_ prefixed. */
+    struct net n;
+    net_load(&n, "layers:\n  - Dense: {units: 2, activation: softmax, input_dim: 3}\n"
+                 "compile: {loss: {dense: sparse_categorical_crossentropy}, metrics: [acc]}\n");
+    const char *names[MODEL_MAX_VALUES];
+    char storage[MODEL_MAX_VALUES][80];
+    ck_assert_uint_eq(train_value_names(&n.m, names, "val_", storage), 2);
+    ck_assert_str_eq(names[0], "val_loss");
+    ck_assert_str_eq(names[1], "val_acc");
+    net_free(&n);
+}
+END_TEST
+
+START_TEST(test_compile_output_errors)
+{
+    static const struct {
+        const char *compile, *want;
+    } cases[] = {
+        {"{loss: [mse]}", "loss: 1 entries for 2 outputs"},
+        {"{loss: {out_a: mse, out_c: mse}}",
+         "loss: the model has no output 'out_c' (did you mean 'out_a'?)"},
+        {"{loss: {out_a: mse}}", "loss: no loss for output 'out_b' (nnc trains every output)"},
+        {"{loss: mse, loss_weights: {out_b: -1}}", "loss_weights: -1 is not a weight >= 0"},
+        {"{loss: mse, loss_weights: 2}",
+         "loss_weights: a list in output order or a map by output name"},
+        {"{loss: mse, metrics: {out_x: mae}}",
+         "metrics: the model has no output 'out_x' (did you mean 'out_a'?)"},
+        {"{loss: mse, metrics: [[mae]]}", "metrics: 1 entries for 2 outputs"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char yaml[1024];
+        snprintf(yaml, sizeof yaml, "%scompile: %s\n", two_outputs, cases[i].compile);
+        struct net n;
+        struct diag d;
+        int rc;
+        load_text(&n, yaml, &d, &rc);
+        ck_assert_msg(rc < 0, "case %zu loaded", i);
+        const char *msg = strchr(d.msg, ' '); /* after "file:line:col:" */
+        ck_assert_msg(msg && !strcmp(msg + 1, cases[i].want), "case %zu: %s\nwant: %s", i,
+                      d.msg, cases[i].want);
+    }
+}
+END_TEST
+
+/* The loss is the sum of each output's loss times its weight; each
+ * output's value is its loss function on its own targets. */
+START_TEST(test_loss_sum)
+{
+    struct net n;
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml, "%scompile: {loss: [categorical_crossentropy, mse], "
+             "loss_weights: [0.3, 4]}\n", two_outputs);
+    net_load(&n, yaml);
+    net_prepare(&n, 5, false, -2, 2);
+    double per[MODEL_MAX_IO];
+    double total = model_loss(&n.m, 5, n.t, NULL, false, per);
+    double a = loss_compute(&n.m.compile.out[0].loss, n.m.outputs[0]->y, n.t, 5, 3, NULL);
+    double b = loss_compute(&n.m.compile.out[1].loss, n.m.outputs[1]->y, n.t + 5 * 3, 5, 1, NULL);
+    ck_assert(fabs(per[0] - a) < 1e-9 && fabs(per[1] - b) < 1e-9);
+    ck_assert_msg(fabs(total - (0.3 * a + 4 * b)) < 1e-9, "%g vs %g", total, 0.3 * a + 4 * b);
+    double loss = model_backward_outputs(&n.m, 5, n.t, NULL, per);
+    ck_assert(fabs(loss - total - model_penalty(&n.m, 5)) < 1e-9);
+    net_free(&n);
 }
 END_TEST
 
@@ -681,6 +836,12 @@ static Suite *functional_suite(void)
     tcase_add_loop_test(tc, test_graph_gradients, 0, (int)N_GRAPHS);
     tcase_add_loop_test(tc, test_graph_contracts, 0, (int)N_GRAPHS);
     tcase_add_test(tc, test_shared_gradient_is_sum);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("outputs");
+    tcase_add_test(tc, test_compile_outputs);
+    tcase_add_test(tc, test_compile_output_errors);
+    tcase_add_test(tc, test_loss_sum);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("values");

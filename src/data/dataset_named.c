@@ -253,6 +253,12 @@ int dataset_load_named(const struct model *m, const char *const *inputs, size_t 
     int rc = -1;
     memset(ds, 0, sizeof *ds);
     struct csv_options opt = data_csv_options(dc, meta);
+    const struct spec_node *cols[] = {dc->inputs, dc->targets, dc->target, dc->features,
+                                      dc->sample_weight};
+    for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
+        if (cols[i] && !spec_is_null(cols[i]))
+            return spec_error(cols[i], d, "the data section selects CSV columns, but the data "
+                              "comes from --input/--target files");
     if (dataset_match_names(m, false, inputs, n_inputs, in_path, d) < 0 ||
         (want && dataset_match_names(m, true, targets, n_targets, tg_path, d) < 0))
         goto out;
