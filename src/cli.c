@@ -237,8 +237,8 @@ static const char *cmd_usage(enum cli_cmd c)
 {
     switch (c) {
     case CMD_SUMMARY: return "nnc summary MODEL\n  Print the Keras summary table of a model file or checkpoint.";
-    case CMD_TRAIN: return "nnc train MODEL DATA... [options]\n  Fit the model on DATA (a CSV file; NPY or IDX features and targets; an NPZ) and write a checkpoint.";
-    case CMD_EVALUATE: return "nnc evaluate CHECKPOINT DATA... [options]\n  Loss and metrics on held-out DATA (as for train).";
+    case CMD_TRAIN: return "nnc train MODEL DATA... [options]\n  Fit the model on DATA (a CSV file; NPY or IDX features and targets; an NPZ), or on --input/--target files, and write a checkpoint.";
+    case CMD_EVALUATE: return "nnc evaluate CHECKPOINT DATA... [options]\n  Loss and metrics on held-out DATA, or --input/--target files (as for train).";
     case CMD_PREDICT: return "nnc predict CHECKPOINT [DATA|-] [options]\n  Outputs as CSV or NPY, one row per input row of DATA (CSV, NPY, NPZ or IDX; standard input when DATA is - or absent).";
     case CMD_HISTORY: return "nnc history CHECKPOINT [--format table|csv|json]\n  The per-epoch history (loss, metrics, val_*, lr, seconds) stored by nnc train.";
     case CMD_PLOT: return "nnc plot CHECKPOINT [-o FILE.svg]\n  The history's loss and metric curves, train vs validation, as an SVG.";
