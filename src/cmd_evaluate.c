@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "data/dataset.h"
+#include "stateful.h"
 #include "train.h"
 
 int load_trained(const char *path, struct model *m, struct model_file *mf,
@@ -63,7 +64,11 @@ int cmd_evaluate(const struct cli_args *a)
         status = 2;
     if (rc < 0)
         goto out;
-    size_t bs = a->batch_size_set ? (size_t)a->batch_size : 32;
+    long sbs = stateful_batch_size(&m, a->batch_size_set,
+                                   a->batch_size_set ? a->batch_size : 32, &d);
+    if (sbs < 0)
+        goto out;
+    size_t bs = (size_t)sbs;
     int verbose = a->verbose_set ? (int)a->verbose : 0;
     double values[MODEL_MAX_VALUES];
     train_evaluate(&m, &ds, bs, verbose, values);

@@ -16,6 +16,7 @@
 #include "data/dataset.h"
 #include "predict_in.h"
 #include "predict_out.h"
+#include "stateful.h"
 
 /* The shortest %g text that reads back as the same float. */
 static void print_float(float v, FILE *out)
@@ -135,7 +136,11 @@ int cmd_predict(const struct cli_args *a)
                  "with --only NAME", n_sel);
         goto out;
     }
-    size_t bs = a->batch_size_set ? (size_t)a->batch_size : 32;
+    long sbs = stateful_batch_size(&m, a->batch_size_set,
+                                   a->batch_size_set ? a->batch_size : 32, &d);
+    if (sbs < 0)
+        goto out;
+    size_t bs = (size_t)sbs;
     if (pred_in_open(&in, &m, a->inputs.item, (size_t)a->inputs.n, input, &dc, &meta, bs, &d) < 0)
         goto out;
     model_workspace(&m, bs);

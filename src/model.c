@@ -110,6 +110,9 @@ int model_build(struct model *m, struct diag *d)
         if (node_is_input(n))
             continue;
         n->state_floats = l->ops->state_floats ? l->ops->state_floats(l) : 0;
+        if (n->state_floats && !model_batch_size(m))
+            return spec_error(l->where, d, "layer '%s' is stateful: it needs a fixed batch size "
+                              "(batch_input_shape: [batch, ...] on the first layer)", l->name);
         if (l->ops->mask_mode && l->ops->mask_mode(l) != MASK_DROP && n->out.rank < 1)
             return spec_error(l->where, d, "layer '%s': a masked output needs a time axis",
                               l->name);
@@ -133,12 +136,16 @@ void model_init_weights(struct model *m, struct rng *r)
         const struct layer *l = &m->layers[i];
         for (size_t p = 0; p < l->n_params; p++) {
             const struct param *pa = &l->params[p];
-            init_fill(&pa->init, m->w + pa->offset, pa->shape.dim, pa->shape.rank, r);
+            if (pa->fill)
+                pa->fill(pa, m->w + pa->offset, r);
+            else
+                init_fill(&pa->init, m->w + pa->offset, pa->shape.dim, pa->shape.rank, r);
         }
     }
 }
 
 size_t model_input_size(const struct model *m) { return shape_size(&m->inputs[0]->out); }
+long model_batch_size(const struct model *m) { return m->inputs[0]->layer->batch_size; }
 size_t model_output_size(const struct model *m) { return model_output_size_at(m, 0); }
 size_t model_output_last_dim(const struct model *m) { return model_output_last_dim_at(m, 0); }
 size_t model_target_size(const struct model *m) { return model_target_size_at(m, 0); }

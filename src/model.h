@@ -115,6 +115,8 @@ void model_free(struct model *m);
 void model_functional_to_json(const struct model *m, struct json *j);
 
 size_t model_input_size(const struct model *m);   /* floats per sample (input 0) */
+/* The fixed batch size of the (first) input's batch_input_shape, or 0. */
+long model_batch_size(const struct model *m);
 size_t model_output_size(const struct model *m);  /* output 0 */
 /* Rows and K of the output for losses: rows per sample × K = output size. */
 size_t model_output_last_dim(const struct model *m);

@@ -16,8 +16,7 @@ static const char *const later_layers[] = {
     "Conv3D", "Conv1DTranspose", "Conv3DTranspose", "SeparableConv1D", "DepthwiseConv1D",
     "MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D", "GlobalAveragePooling3D",
     "ZeroPadding3D", "Cropping3D", "UpSampling3D", "SpatialDropout3D", "AlphaDropout",
-    "UnitNormalization", "GroupNormalization", "SimpleRNN", "LSTM", "GRU", "ConvLSTM2D",
-    "Bidirectional", "TimeDistributed", "Embedding", "Masking", "MultiHeadAttention", "Attention",
+    "UnitNormalization", "GroupNormalization", "ConvLSTM2D", "MultiHeadAttention", "Attention",
     "AdditiveAttention", "ThresholdedReLU", "Concatenate", "Add", "Subtract", "Multiply",
     "Average", "Maximum", "Minimum", "Dot", "Lambda", "Resizing", "CenterCrop", "RandomFlip",
     "RandomRotation", "RandomZoom", "RandomCrop", "RandomTranslation", "RandomContrast",
@@ -125,19 +124,42 @@ int model_parse_keras_layer(const struct spec_node *entry, struct layer *l, stru
 
 /* ---- names --------------------------------------------------------------- */
 
+/* The layers in the order Keras creates them: a wrapper's nested layers
+ * (depth first, in argument order) before the wrapper, as Python evaluates
+ * TimeDistributed(Dense(8)). Layers a wrapper derives are not counted. */
+static void creation_order(struct layer *l, struct layer ***all, size_t *n, size_t *cap)
+{
+    struct layer *kids[8];
+    if (l->derived)
+        return;
+    size_t n_kids = layer_children(l, kids, 8);
+    for (size_t k = 0; k < n_kids && k < 8; k++)
+        creation_order(kids[k], all, n, cap);
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 16;
+        *all = xrealloc(*all, *cap * sizeof **all);
+    }
+    (*all)[(*n)++] = l;
+}
+
 /* tf.keras default names: the snake-case base name, then _1, _2, ... counted
- * per base name over the layers without an explicit name. Input layers are
- * numbered from 1 (input_1), as Keras's Input() does. */
+ * per base name over the layers without an explicit name, nested layers
+ * included. Input layers are numbered from 1 (input_1), as Keras's Input()
+ * does. */
 void model_assign_names(struct layer_list *ll)
 {
     const struct layer_ops *input = layer_find("InputLayer");
-    for (size_t i = 0; i < ll->n; i++) {
-        struct layer *l = &ll->items[i];
+    struct layer **all = NULL;
+    size_t n_all = 0, cap = 0;
+    for (size_t i = 0; i < ll->n; i++)
+        creation_order(&ll->items[i], &all, &n_all, &cap);
+    for (size_t i = 0; i < n_all; i++) {
+        struct layer *l = all[i];
         if (l->name)
             continue;
         size_t seen = l->ops == input ? 1 : 0;
         for (size_t j = 0; j < i; j++)
-            if (ll->items[j].ops == l->ops && ll->items[j].auto_named)
+            if (all[j]->ops == l->ops && all[j]->auto_named)
                 seen++;
         char buf[128];
         if (seen == 0)
@@ -147,6 +169,7 @@ void model_assign_names(struct layer_list *ll)
         l->name = xstrdup(buf);
         l->auto_named = true;
     }
+    free(all);
 }
 
 int model_check_unique_names(const struct layer_list *ll, struct diag *d)
@@ -469,4 +492,9 @@ void model_file_close(struct model_file *mf)
     free(mf->path);
     free(mf->dir);
     memset(mf, 0, sizeof *mf);
+}
+
+const struct layer_ops *model_file_layer_type(const struct spec_node *key, struct diag *d)
+{
+    return find_layer_type(key, d);
 }

@@ -76,11 +76,22 @@ static bool sequential_like(const struct model *m)
 }
 
 /* Output Shape: an InputLayer's output is a list of one shape in tf.keras 2
- * ("[(None, 4)]"). */
-static void format_output(const struct layer *l, const struct shape *s, char *buf, size_t size)
+ * ("[(None, 4)]"); a fixed batch size shows instead of None. */
+static void format_output(const struct model *m, const struct layer *l, const struct shape *s,
+                          char *buf, size_t size)
 {
     char shape[160];
     shape_format(s, shape, sizeof shape);
+    long batch = model_batch_size(m);
+    if (batch) {
+        char num[24];
+        size_t k = (size_t)snprintf(num, sizeof num, "(%ld", batch);
+        size_t rest = strlen(shape + 5); /* after "(None" */
+        if (k + rest < sizeof shape) {
+            memmove(shape + k, shape + 5, rest + 1);
+            memcpy(shape, num, k);
+        }
+    }
     if (l->ops == layer_find("InputLayer"))
         snprintf(buf, size, "[%s]", shape);
     else
@@ -111,7 +122,7 @@ static void print_sequential(const struct model *m, FILE *out)
         const struct layer *l = &m->layers[i];
         char name[300], shape[170], params[32];
         snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->class_name);
-        format_output(l, &l->out_shape, shape, sizeof shape);
+        format_output(m, l, &l->out_shape, shape, sizeof shape);
         snprintf(params, sizeof params, "%zu",
                  layer_count_params(l, true) + layer_count_params(l, false));
         const char *fields[] = {name, shape, params};
@@ -128,7 +139,7 @@ static void print_functional_layer(const struct model *m, const struct layer *l,
     static const int positions[] = {32, 53, 65, FUNC_LENGTH};
     char name[300], shape[170], params[32], conn[300];
     snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->class_name);
-    format_output(l, &l->out_shape, shape, sizeof shape);
+    format_output(m, l, &l->out_shape, shape, sizeof shape);
     snprintf(params, sizeof params, "%zu",
              layer_count_params(l, true) + layer_count_params(l, false));
     size_t n_conn = 0;

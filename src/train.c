@@ -10,6 +10,7 @@
 
 #include "interrupt.h"
 #include "progress.h"
+#include "stateful.h"
 
 void fit_conf_default(struct fit_conf *fc)
 {
@@ -214,6 +215,7 @@ void train_evaluate_steps(struct model *m, const struct dataset *ds, size_t batc
     struct running run;
     running_init(m, &run);
     model_workspace(m, batch_size);
+    model_reset_states(m); /* stateful layers start each evaluation afresh */
     float *y_batch = xcalloc(batch_size * ds->n_y, sizeof *y_batch);
     float *w_batch = xcalloc(batch_size, sizeof *w_batch);
     size_t steps = (ds->n + batch_size - 1) / batch_size;
@@ -271,6 +273,10 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
         diag_set(d, "%s: no training samples left after the validation split", train->source);
         return -1;
     }
+    if (stateful_check_fit(m, fc->batch_size, fc->shuffle, train->n, train->source,
+                           val ? val->n : 0, val && val->source ? val->source : "validation data",
+                           d) < 0)
+        return -1;
     model_workspace(m, bs);
     float *y_batch = xcalloc(bs * train->n_y, sizeof *y_batch);
     float *w_batch = xcalloc(bs, sizeof *w_batch);
@@ -378,6 +384,7 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
             for (size_t i = 0; i < n_values; i++)
                 row[n_values + i] = NAN;
         }
+        model_reset_states(m); /* stateful layers: Keras's reset_states between epochs */
         const struct optimizer *o = &m->compile.optimizer;
         row[n_names] = optim_current_lr(o, meta->iterations);
         row[n_names + 1] = progress_now() - p.start;
