@@ -74,6 +74,9 @@ static int parse_common(struct layer *l, const char *key, const struct spec_node
         const char *s;
         if (spec_is_null(v))
             return 0;
+        /* Keras 3 writes a policy: {class_name: DTypePolicy, config: {name: float32}}. */
+        if (v->kind == SPEC_MAP && spec_get(v, "config"))
+            v = spec_get(spec_get(v, "config"), "name");
         if (spec_string(v, &s, d) < 0)
             return -1;
         if (strcmp(s, "float32") != 0)
@@ -612,6 +615,10 @@ static void write_arg(const struct layer *l, const struct arg_def *a, struct jso
             json_null(j);
             break;
         }
+        if (t->n == 1 && (a->flags & ARG_SCALAR_IF_ONE)) {
+            json_long(j, t->v[0]);
+            break;
+        }
         json_array_begin(j);
         for (int i = 0; i < t->n; i++)
             json_long(j, t->v[i]);
@@ -659,6 +666,12 @@ void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j)
     json_key(j, "class_name");
     json_string(j, l->ops->class_name);
     json_key(j, "config");
+    layer_config_to_json(l, with_input_shape, j);
+    json_object_end(j);
+}
+
+void layer_config_to_json(const struct layer *l, bool with_input_shape, struct json *j)
+{
     json_object_begin(j);
     json_key(j, "name");
     json_string(j, l->name);
@@ -693,6 +706,5 @@ void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j)
         }
         write_arg(l, a, j);
     }
-    json_object_end(j);
     json_object_end(j);
 }

@@ -59,6 +59,8 @@ enum arg_type {
 #define ARG_NULL_INT (-0x7fffffffL)
 #define ARG_AXES(k) ((unsigned)(k) << 8) /* ARG_PAIRS: the number of axes */
 #define ARG_UNUSED 8u    /* Keras writes it, never uses it: null or a value, ignored, written null */
+#define ARG_SCALAR_IF_ONE 128u /* ARG_TUPLE: one value is written as a plain integer (Dot's
+                                 axes: an int or a pair) */
 #define ARG_SAVED_IF_TRUE 16u /* ARG_BOOL written only when true (Keras's RNN config has
                                  zero_output_for_mask only when it is set) */
 #define ARG_INPUT_LENGTH 32u /* ARG_INT: a recurrent layer's legacy input_length; with the
@@ -245,6 +247,8 @@ enum mask_mode layer_mask_keep(const struct layer *l);
 /* Writes {"class_name": ..., "config": {...}} as Keras serializes the layer,
  * with batch_input_shape when with_input_shape. */
 void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j);
+/* Only the {...} of "config". */
+void layer_config_to_json(const struct layer *l, bool with_input_shape, struct json *j);
 
 /* ---- nested layers (layer_nested.c) ---------------------------------------- */
 

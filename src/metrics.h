@@ -51,7 +51,7 @@ struct metric_state {
     double *pos, *neg;   /* auc: label weight per threshold bucket (num_thresholds) */
 };
 
-/* Resolves one entry of compile.metrics for an output with K values per row
+/* Resolves one entry of compile.out[0].metrics for an output with K values per row
  * whose targets have target_width values per row (1 and K > 1 = sparse). */
 int metric_parse(const struct spec_node *n, size_t K, size_t target_width, struct metric *out,
                  struct diag *d);

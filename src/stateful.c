@@ -27,7 +27,7 @@ int stateful_check_fit(const struct model *m, long batch_size, bool shuffle, siz
     const struct layer *l = stateful_layer(m);
     if (!l)
         return 0;
-    long fixed = m->layers[0].batch_size;
+    long fixed = model_batch_size(m);
     if (batch_size != fixed)
         return spec_error(l->where, d, "layer '%s' is stateful with batch size %ld "
                           "(batch_input_shape); fit's batch size is %ld (use --batch-size %ld)",
@@ -47,7 +47,7 @@ long stateful_batch_size(const struct model *m, bool given, long batch_size, str
     const struct layer *l = stateful_layer(m);
     if (!l)
         return batch_size;
-    long fixed = m->layers[0].batch_size;
+    long fixed = model_batch_size(m);
     if (given && batch_size != fixed) {
         diag_set(d, "layer '%s' is stateful with batch size %ld (batch_input_shape); "
                  "--batch-size %ld does not match", l->name, fixed, batch_size);

@@ -293,9 +293,9 @@ START_TEST(test_masked_chain_gradients)
     ck_assert(dy[(0 * 5 + 1) * 2] == 0 && dy[(1 * 5 + 4) * 2 + 1] == 0);
     ck_assert(dy[(0 * 5 + 0) * 2] != 0);
     n.t[(2 * 5 + 3) * 2] += 100;
-    close_to(model_loss(&n.m, 3, n.t, NULL, NULL), loss, 1e-9, "a masked target");
+    close_to(model_loss(&n.m, 3, n.t, NULL, false, NULL), loss, 1e-9, "a masked target");
     n.t[(2 * 5 + 2) * 2] += 1;
-    ck_assert(fabs(model_loss(&n.m, 3, n.t, NULL, NULL) - loss) > 1e-3);
+    ck_assert(fabs(model_loss(&n.m, 3, n.t, NULL, false, NULL) - loss) > 1e-3);
     net_free(&n);
 }
 END_TEST
@@ -412,13 +412,13 @@ START_TEST(test_masked_loss_value)
         kept++;
     }
     ck_assert_uint_eq(kept, 11);
-    close_to(model_loss(&n.m, 3, n.t, NULL, NULL), plain / 11, 1e-6, "masked mse");
-    close_to(model_loss(&n.m, 3, n.t, w, NULL), weighted / 11, 1e-6, "masked weighted mse");
+    close_to(model_loss(&n.m, 3, n.t, NULL, false, NULL), plain / 11, 1e-6, "masked mse");
+    close_to(model_loss(&n.m, 3, n.t, w, false, NULL), weighted / 11, 1e-6, "masked weighted mse");
     /* Unmasked, the mean is over all 15 rows. */
     double all = 0;
     for (size_t r = 0; r < 15; r++)
         all += row_mse(y + r * 2, n.t + r * 2, 2);
-    close_to(loss_compute(&n.m.compile.loss, y, n.t, 15, 2, NULL), all / 15, 1e-6, "unmasked");
+    close_to(loss_compute(&n.m.compile.out[0].loss, y, n.t, 15, 2, NULL), all / 15, 1e-6, "unmasked");
     net_free(&n);
 }
 END_TEST

@@ -9,7 +9,8 @@
 int data_conf_parse(const struct spec_node *section, struct data_conf *out, struct diag *d)
 {
     static const char *const keys[] = {"target",        "features", "header", "delimiter",
-                                       "sample_weight", "comment",  "na_value"};
+                                       "sample_weight", "comment",  "na_value",
+                                       "inputs", "targets"}; /* dataset_named.c */
     memset(out, 0, sizeof *out);
     out->csv.header = -1;
     if (!section || spec_is_null(section))
@@ -19,6 +20,8 @@ int data_conf_parse(const struct spec_node *section, struct data_conf *out, stru
     out->target = spec_get(section, "target");
     out->sample_weight = spec_get(section, "sample_weight");
     out->features = spec_get(section, "features");
+    out->inputs = spec_get(section, "inputs");
+    out->targets = spec_get(section, "targets");
     const struct spec_node *h = spec_get(section, "header");
     if (h) {
         bool b;
@@ -138,17 +141,29 @@ static int read_all(struct csv_reader *r, size_t n_x, size_t n_t, float **x, flo
     return 0;
 }
 
+int dataset_read_csv(struct csv_reader *r, size_t n_x, size_t n_t, float **x, float **t,
+                     size_t **lines, size_t *n, struct diag *d)
+{
+    return read_all(r, n_x, n_t, x, t, lines, n, d);
+}
+
 /* Raw targets (n, n_t) -> what the loss wants (n, model_target_size):
  * class indices stay indices for sparse losses, become one-hot vectors for
  * categorical ones (Keras's to_categorical), and are checked against K. */
 int dataset_convert_targets(const struct model *m, struct dataset *ds, const float *t, size_t n_t,
                             bool is_class, size_t n_classes, struct diag *d)
 {
-    size_t K = model_output_last_dim(m);
-    size_t width = model_target_size(m);
-    bool index_target = n_t == 1 && (m->compile.loss.kind == LOSS_SPARSE_CE ||
-                                     (K > 1 && width == K && m->compile.loss.kind ==
-                                                                 LOSS_CATEGORICAL_CE));
+    return dataset_convert_targets_at(m, 0, ds, t, n_t, is_class, n_classes, d);
+}
+
+int dataset_convert_targets_at(const struct model *m, size_t k, struct dataset *ds, const float *t,
+                               size_t n_t, bool is_class, size_t n_classes, struct diag *d)
+{
+    const struct loss *loss = &m->compile.out[k].loss;
+    size_t K = model_output_last_dim_at(m, k);
+    size_t width = model_target_size_at(m, k);
+    bool index_target = n_t == 1 && (loss->kind == LOSS_SPARSE_CE ||
+                                     (K > 1 && width == K && loss->kind == LOSS_CATEGORICAL_CE));
     if (is_class && !index_target && !(K == 1 && n_classes <= 2)) {
         diag_at(d, ds->source, 0, 0,
                 "the target holds class names; use sparse_categorical_crossentropy or "
@@ -164,7 +179,7 @@ int dataset_convert_targets(const struct model *m, struct dataset *ds, const flo
     if (!index_target && n_t != width) {
         diag_at(d, ds->source, 0, 0,
                 "%zu target column%s, the model's output with loss %s needs %zu", n_t,
-                n_t == 1 ? "" : "s", loss_name(&m->compile.loss), width);
+                n_t == 1 ? "" : "s", loss_name(loss), width);
         return -1;
     }
     ds->n_y = width;
@@ -180,7 +195,7 @@ int dataset_convert_targets(const struct model *m, struct dataset *ds, const flo
                     "label %g is not a class index in [0, %zu)", (double)v, K);
             return -1;
         }
-        if (m->compile.loss.kind == LOSS_SPARSE_CE)
+        if (loss->kind == LOSS_SPARSE_CE)
             ds->y[i] = v;
         else
             ds->y[i * width + (size_t)v] = 1.0f;
@@ -446,7 +461,7 @@ out:
 int predict_columns(struct csv_reader *r, const struct model *m, const struct ckpt_meta *meta,
                     struct diag *d)
 {
-    size_t need = model_input_size(m), n_cols = csv_n_columns(r);
+    size_t need = model_inputs_size(m), n_cols = csv_n_columns(r);
     size_t *cols = xcalloc(need, sizeof *cols);
     int rc = -1;
     bool by_name = meta->feature_names && csv_has_header(r);
@@ -462,8 +477,13 @@ int predict_columns(struct csv_reader *r, const struct model *m, const struct ck
         rc = csv_select(r, meta->feature_cols, need, NULL, 0, d);
     } else {
         char buf[96];
-        diag_at(d, csv_path(r), 0, 0, "%zu columns, the model's input %s needs %zu%s", n_cols,
-                shape_format(&m->nodes[0].out, buf, sizeof buf), need,
+        char what[128];
+        if (m->n_inputs > 1)
+            snprintf(what, sizeof what, "%zu inputs need", m->n_inputs);
+        else
+            snprintf(what, sizeof what, "input %s needs",
+                     shape_format(&m->nodes[0].out, buf, sizeof buf));
+        diag_at(d, csv_path(r), 0, 0, "%zu columns, the model's %s %zu%s", n_cols, what, need,
                 meta->n_columns ? " (or the training data's layout)" : "");
     }
     free(cols);

@@ -49,10 +49,11 @@ int rnn_validate(const struct layer *l, const struct spec_node *where, struct di
     if (c->implementation != 1 && c->implementation != 2 && c->implementation != ARG_NULL_INT)
         return spec_error(where, d, "%s implementation must be 1 or 2, found %ld", cls,
                           c->implementation);
-    /* Keras's Sequential refuses layers with several outputs too. */
+    /* The state outputs would make a layer of several outputs, which nnc's
+     * graphs (functional models included) do not have. */
     if (c->return_state)
-        return spec_error(where, d, "%s: return_state needs a functional model (the extra "
-                          "state outputs cannot feed a Sequential model)", cls);
+        return spec_error(where, d, "%s: return_state is not supported by nnc yet (a layer has "
+                          "one output)", cls);
     return 0;
 }
 

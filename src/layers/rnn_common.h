@@ -103,7 +103,7 @@ struct rnn_run {
 
 void rnn_defaults(void *conf);
 /* Checks units, dropout rates, time_major and implementation (and
- * return_state, which needs a functional model). */
+ * return_state, which nnc does not have yet: a layer has one output). */
 int rnn_validate(const struct layer *l, const struct spec_node *where, struct diag *d);
 /* Output shape and the weights of a `cell` layer. */
 int rnn_build(struct layer *l, const struct rnn_cell *cell, const struct shape *in,
