@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "data/cache.h"
 #include "data/dataset.h"
 #include "stateful.h"
 #include "train.h"
@@ -59,6 +60,7 @@ int cmd_evaluate(const struct cli_args *a)
     }
     if (data_conf_parse(mf.data, &dc, &d) < 0)
         goto out;
+    data_cache_verbose = a->verbose_set && a->verbose == 2;
     int rc = load_data(a, false, &dc, &m, &meta, &ds, &d);
     if (rc == -2)
         status = 2;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "data/cache.h"
 #include "data/dataset.h"
 #include "interrupt.h"
 #include "plot_svg.h"
@@ -161,6 +162,7 @@ int cmd_train(const struct cli_args *a)
         goto out;
     }
 
+    data_cache_verbose = fc.verbose == 2;
     int rc = load_data(a, true, &dc, &m, &meta, &train, &d);
     if (rc == -2)
         status = 2;

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/cache.h"
 #include "interrupt.h"
+#include "loader.h"
 #include "progress.h"
 #include "stateful.h"
 
@@ -108,36 +110,6 @@ size_t train_value_names(const struct model *m, const char **names, const char *
     return n;
 }
 
-/* Copies samples idx[0..B) (or first..first+B when idx is NULL) into the
- * model inputs and the target batch, and their weights into w_batch when
- * the dataset has weights (returns w_batch then, else NULL). A dataset row
- * holds the inputs one after the other, then (in y) the targets one after
- * the other; the target batch holds output 0's B targets, then output
- * 1's, ... (model_target_block). */
-static const float *gather(struct model *m, const struct dataset *ds, const size_t *idx,
-                           size_t first, size_t B, float *y_batch, float *w_batch)
-{
-    for (size_t b = 0; b < B; b++) {
-        size_t i = idx ? idx[first + b] : first + b;
-        const float *x = ds->x + i * ds->n_x, *y = ds->y + i * ds->n_y;
-        for (size_t k = 0; k < m->n_inputs; k++) {
-            size_t size = shape_size(&m->inputs[k]->out);
-            memcpy(m->inputs[k]->y + b * size, x, size * sizeof *x);
-            x += size;
-        }
-        float *block = y_batch;
-        for (size_t k = 0; k < m->n_outputs; k++) {
-            size_t tw = model_target_size_at(m, k);
-            memcpy(block + b * tw, y, tw * sizeof *y);
-            y += tw;
-            block += B * tw;
-        }
-        if (ds->w)
-            w_batch[b] = ds->w[i];
-    }
-    return ds->w ? w_batch : NULL;
-}
-
 /* An epoch's running values as Keras reports them: the losses are means
  * weighted by batch size (fit's loss trackers), each metric accumulates in
  * its own state (metrics.h: means over rows, or confusion counts). */
@@ -216,8 +188,8 @@ void train_evaluate_steps(struct model *m, const struct dataset *ds, size_t batc
     running_init(m, &run);
     model_workspace(m, batch_size);
     model_reset_states(m); /* stateful layers start each evaluation afresh */
-    float *y_batch = xcalloc(batch_size * ds->n_y, sizeof *y_batch);
-    float *w_batch = xcalloc(batch_size, sizeof *w_batch);
+    struct loader ld;
+    loader_start(&ld, m, ds, batch_size);
     size_t steps = (ds->n + batch_size - 1) / batch_size;
     if (max_steps && max_steps < steps)
         steps = max_steps;
@@ -229,7 +201,13 @@ void train_evaluate_steps(struct model *m, const struct dataset *ds, size_t batc
     for (size_t s = 0; s < steps; s++) {
         size_t first = s * batch_size;
         size_t B = ds->n - first < batch_size ? ds->n - first : batch_size;
-        const float *w = gather(m, ds, NULL, first, B, y_batch, w_batch);
+        const struct batch *b = loader_take(&ld, m, (long)s, NULL, first, B);
+        const float *y_batch = b->y, *w = ds->w ? b->w : NULL;
+        if (s + 1 < steps) {
+            size_t next = first + B;
+            loader_request(&ld, (long)s + 1, NULL, next,
+                           ds->n - next < batch_size ? ds->n - next : batch_size);
+        }
         model_forward(m, B, false, NULL);
         double per_output[MODEL_MAX_IO];
         double loss = model_loss(m, B, y_batch, w, false, per_output) + model_penalty(m, B);
@@ -237,8 +215,7 @@ void train_evaluate_steps(struct model *m, const struct dataset *ds, size_t batc
         progress_update(&p, s + 1, names, values, n_values, s + 1 == steps);
     }
     running_free(m, &run);
-    free(y_batch);
-    free(w_batch);
+    loader_stop(&ld);
 }
 
 /* The trainable parameters (Keras's trainable variables) as ranges of the
@@ -278,8 +255,6 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
                            d) < 0)
         return -1;
     model_workspace(m, bs);
-    float *y_batch = xcalloc(bs * train->n_y, sizeof *y_batch);
-    float *w_batch = xcalloc(bs, sizeof *w_batch);
     size_t *perm = xcalloc(train->n, sizeof *perm);
     /* steps_per_epoch: with in-memory data Keras recreates the iterator
      * every epoch (data_adapter.py DataHandler.enumerate_epochs), so each
@@ -312,7 +287,12 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
     if (meta->epoch == 0 && meta->iterations == 0 && model_needs_adapt(m)) {
         model_adapt(m, train->x, train->n, bs);
         model_workspace(m, bs);
+        cache_release_pages(train);
     }
+    /* Batches come from the loader thread; seq numbers them across epochs. */
+    struct loader ld;
+    loader_start(&ld, m, train, bs);
+    long seq = 0;
 
     int rc = 0;
     struct fit_state fs = {.m = m, .meta = meta, .save = fc->callbacks.save,
@@ -344,7 +324,13 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
                 fit_order(fc, r, perm, train->n, bs);
             size_t first = (s % pass_steps) * bs;
             size_t B = train->n - first < bs ? train->n - first : bs;
-            const float *w = gather(m, train, perm, first, B, y_batch, w_batch);
+            const struct batch *b = loader_take(&ld, m, seq, perm, first, B);
+            const float *y_batch = b->y, *w = train->w ? b->w : NULL;
+            if (s + 1 < steps && (s + 1) % pass_steps != 0) { /* the next batch, same pass */
+                size_t next = first + B;
+                loader_request(&ld, seq + 1, perm, next, train->n - next < bs ? train->n - next : bs);
+            }
+            seq++;
             model_forward(m, B, true, r);
             double per_output[MODEL_MAX_IO];
             double loss = model_backward_outputs(m, B, y_batch, w, per_output);
@@ -401,8 +387,7 @@ fail:
     rc = -1;
 done:
     running_free(m, &run);
-    free(y_batch);
-    free(w_batch);
+    loader_stop(&ld);
     free(perm);
     free(vars);
     return rc;

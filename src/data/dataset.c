@@ -5,6 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#include "cache.h"
 
 int data_conf_parse(const struct spec_node *section, struct data_conf *out, struct diag *d)
 {
@@ -277,6 +280,88 @@ out:
     return rc;
 }
 
+/* The cache key's part beyond the file: everything that shaped the rows. */
+static void rows_key(struct cache_key *k, const struct csv_options *opt, const struct model *m,
+                     size_t n_x, const size_t *features, size_t n_t, const size_t *target,
+                     const size_t *weight_col, bool fixed_classes, const struct ckpt_meta *meta)
+{
+    cache_key_add_size(k, n_x);
+    cache_key_add(k, features, n_x * sizeof *features);
+    cache_key_add_size(k, n_t);
+    cache_key_add(k, target, n_t * sizeof *target);
+    cache_key_add_size(k, weight_col ? *weight_col : SIZE_MAX);
+    cache_key_add_size(k, (size_t)(opt->header + 1));
+    cache_key_add_size(k, (size_t)opt->delimiter);
+    cache_key_add_size(k, opt->has_na);
+    cache_key_add(k, &opt->na_value, opt->has_na ? sizeof opt->na_value : 0);
+    const char *comment = opt->comment ? opt->comment : "";
+    cache_key_add(k, comment, strlen(comment) + 1);
+    cache_key_add_size(k, (size_t)m->compile.out[0].loss.kind);
+    cache_key_add_size(k, model_output_last_dim(m));
+    cache_key_add_size(k, model_target_size_at(m, 0));
+    cache_key_add_size(k, fixed_classes);
+    for (size_t i = 0; fixed_classes && i < meta->n_classes; i++)
+        cache_key_add(k, meta->classes[i], strlen(meta->classes[i]) + 1);
+}
+
+/* load_rows and the input check, through the binary cache (cache.h) when
+ * the file is large enough: a hit maps the rows (and gives the class
+ * names) without parsing; a miss parses, writes the cache and continues
+ * from its map, so both runs train on the same floats. */
+static int load_checked(struct csv_reader *r, const char *path, const struct csv_options *opt,
+                        const struct model *m, struct dataset *ds, size_t n_x,
+                        const size_t *features, size_t n_t, const size_t *target,
+                        const size_t *weight_col, bool fixed_classes, struct ckpt_meta *meta,
+                        struct diag *d)
+{
+    struct cache_key k;
+    char *cpath = NULL;
+    if (cache_key_start(&k, path) == 0) {
+        rows_key(&k, opt, m, n_x, features, n_t, target, weight_col, fixed_classes, meta);
+        cpath = cache_file_path(&k);
+    }
+    if (cpath) {
+        char **classes = NULL;
+        size_t n_classes = 0;
+        ds->source = xstrdup(csv_path(r));
+        if (cache_open(cpath, &k, ds, fixed_classes ? NULL : &classes, &n_classes) == 1) {
+            free(cpath);
+            if (!fixed_classes) {
+                meta->classes = classes;
+                meta->n_classes = n_classes;
+            }
+            int rc = dataset_check_input(m, ds->source, ds->first_line, ds->line, ds->x, ds->n,
+                                         features, d);
+            cache_release_pages(ds);
+            return rc;
+        }
+        free(ds->source);
+        ds->source = NULL;
+    }
+    if (load_rows(r, m, ds, n_x, n_t, weight_col, fixed_classes, meta, d) < 0 ||
+        dataset_check_input(m, ds->source, ds->first_line, ds->line, ds->x, ds->n, features,
+                            d) < 0) {
+        free(cpath);
+        return -1;
+    }
+    if (cpath && cache_write(cpath, &k, ds, fixed_classes ? NULL : meta->classes,
+                             fixed_classes ? 0 : meta->n_classes) == 0) {
+        /* Continue from the map: the parsed arrays go before training. */
+        struct dataset cached = {.source = ds->source};
+        int verbose = data_cache_verbose;
+        data_cache_verbose = 0;
+        if (cache_open(cpath, &k, &cached, NULL, NULL) == 1) {
+            ds->source = NULL;
+            dataset_free(ds);
+            *ds = cached;
+            cache_release_pages(ds);
+        }
+        data_cache_verbose = verbose;
+    }
+    free(cpath);
+    return 0;
+}
+
 /* data: {sample_weight: COLUMN}: exactly one column, neither a feature nor a
  * target. Returns 1 with *col set, 0 when there is none, -1 on error. */
 static int weight_column(struct csv_reader *r, const struct data_conf *dc, const size_t *used,
@@ -369,8 +454,8 @@ int dataset_load_train(const char *path, const struct data_conf *dc, const struc
     if (check_features(m, path, n_f, d) < 0 ||
         select_columns(r, features, n_f, wp, target, n_t, d) < 0)
         goto out;
-    if (load_rows(r, m, ds, n_f, n_t, wp, false, meta, d) < 0 ||
-        dataset_check_input(m, ds->source, ds->first_line, ds->line, ds->x, ds->n, features, d) < 0)
+    if (load_checked(r, path, &dc->csv, m, ds, n_f, features, n_t, target, wp, false, meta,
+                     d) < 0)
         goto out;
     meta->n_columns = n_cols;
     meta->has_na = dc->csv.has_na;
@@ -445,8 +530,8 @@ int dataset_load_eval(const char *path, const struct data_conf *dc, const struct
         goto out;
     if (meta->n_classes)
         csv_fix_classes(r, meta->classes, meta->n_classes);
-    if (load_rows(r, m, ds, n_f, n_t, wp, true, (struct ckpt_meta *)meta, d) < 0 ||
-        dataset_check_input(m, ds->source, ds->first_line, ds->line, ds->x, ds->n, features, d) < 0)
+    if (load_checked(r, path, &opt, m, ds, n_f, features, n_t, target, wp, true,
+                     (struct ckpt_meta *)meta, d) < 0)
         goto out;
     rc = 0;
 out:
@@ -500,16 +585,24 @@ void dataset_split_tail(struct dataset *ds, size_t count, struct dataset *tail)
     tail->n_x = ds->n_x;
     tail->n_y = ds->n_y;
     tail->first_line = ds->first_line + keep;
-    tail->x = xcalloc(count * ds->n_x, sizeof *tail->x);
-    tail->y = xcalloc(count * ds->n_y, sizeof *tail->y);
-    memcpy(tail->x, ds->x + keep * ds->n_x, count * ds->n_x * sizeof *tail->x);
-    memcpy(tail->y, ds->y + keep * ds->n_y, count * ds->n_y * sizeof *tail->y);
+    if (ds->mapped) { /* the tail of the map, not a copy */
+        tail->mapped = true;
+        tail->x = ds->x + keep * ds->n_x;
+        tail->y = ds->y + keep * ds->n_y;
+    } else {
+        tail->x = xcalloc(count * ds->n_x, sizeof *tail->x);
+        tail->y = xcalloc(count * ds->n_y, sizeof *tail->y);
+        memcpy(tail->x, ds->x + keep * ds->n_x, count * ds->n_x * sizeof *tail->x);
+        memcpy(tail->y, ds->y + keep * ds->n_y, count * ds->n_y * sizeof *tail->y);
+    }
     if (ds->w) {
         /* Keras splits sample weights with the data (train_validation_split). */
         tail->w = xcalloc(count, sizeof *tail->w);
         memcpy(tail->w, ds->w + keep, count * sizeof *tail->w);
     }
-    if (ds->line) {
+    if (ds->line && ds->mapped) {
+        tail->line = ds->line + keep;
+    } else if (ds->line) {
         tail->line = xcalloc(count ? count : 1, sizeof *tail->line);
         memcpy(tail->line, ds->line + keep, count * sizeof *tail->line);
     }
@@ -519,9 +612,13 @@ void dataset_split_tail(struct dataset *ds, size_t count, struct dataset *tail)
 void dataset_free(struct dataset *ds)
 {
     free(ds->source);
-    free(ds->x);
-    free(ds->y);
+    if (!ds->mapped) {
+        free(ds->x);
+        free(ds->y);
+        free(ds->line);
+    }
     free(ds->w);
-    free(ds->line);
+    if (ds->map)
+        munmap(ds->map, ds->map_len);
     memset(ds, 0, sizeof *ds);
 }

@@ -20,6 +20,12 @@ struct dataset {
     float *w;           /* (n) per-sample loss weights, or NULL (all 1) */
     size_t first_line;  /* file line of sample 0 (for messages) */
     size_t *line;       /* (n) file line of each sample, or NULL: first_line + i */
+    /* A cached CSV (cache.h): x, y and line point into this read-only map
+     * of map_len bytes, which the dataset owns; mapped: x, y and line are
+     * not the dataset's to free (also in a validation tail of a map). */
+    void *map;
+    size_t map_len;
+    bool mapped;
 };
 
 /* The file line of sample i, for messages. */

@@ -1,0 +1,345 @@
+/* The binary data cache (see cache.h). */
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dataset.h"
+
+int data_cache_verbose;
+
+static const char magic[8] = {'N', 'N', 'C', 'D', 'A', 'T', 'A', '\n'};
+
+/* The header's u64 fields, after the magic. */
+enum { H_VERSION, H_KEY, H_N, H_NX, H_NY, H_HAS_W, H_HAS_LINES, H_FIRST_LINE, H_N_CLASSES,
+       H_CLASS_BYTES, H_FILE_SIZE, H_COUNT };
+#define HEADER_BYTES (sizeof magic + H_COUNT * sizeof(uint64_t))
+
+/* Block offsets: classes, x, y, w, line, end. */
+enum { O_CLASSES, O_X, O_Y, O_W, O_LINE, O_END, O_COUNT };
+
+static void note(const char *fmt, const char *a, const char *b)
+{
+    if (data_cache_verbose) {
+        fprintf(stderr, "nnc: ");
+        fprintf(stderr, fmt, a, b);
+        fputc('\n', stderr);
+    }
+}
+
+void cache_key_add(struct cache_key *k, const void *bytes, size_t n)
+{
+    const unsigned char *p = bytes;
+    for (size_t i = 0; i < n; i++) {
+        k->h ^= p[i];
+        k->h *= 0x100000001b3ULL;
+    }
+}
+
+void cache_key_add_size(struct cache_key *k, size_t v)
+{
+    uint64_t u = v;
+    cache_key_add(k, &u, sizeof u);
+}
+
+static const char *cache_dir_env(void)
+{
+    const char *dir = getenv("NNC_CACHE_DIR");
+    return dir && dir[0] ? dir : NULL;
+}
+
+int cache_key_start(struct cache_key *k, const char *path)
+{
+    const char *dir = cache_dir_env();
+    if (!strcmp(path, "-") || (dir && !strcmp(dir, "off")))
+        return -1;
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || sizeof(size_t) != sizeof(uint64_t))
+        return -1;
+    unsigned long long min = 64ULL << 20;
+    const char *m = getenv("NNC_CACHE_MIN");
+    if (m && m[0])
+        min = strtoull(m, NULL, 10);
+    if ((unsigned long long)st.st_size < min)
+        return -1;
+    char *real = realpath(path, NULL);
+    if (!real)
+        return -1;
+    k->h = 0xcbf29ce484222325ULL;
+    static const char tag[] = "nnc data cache";
+    cache_key_add(k, tag, sizeof tag);
+    cache_key_add_size(k, DATA_CACHE_VERSION);
+    cache_key_add(k, real, strlen(real) + 1);
+    free(real);
+    cache_key_add_size(k, (size_t)st.st_size);
+    cache_key_add_size(k, (size_t)st.st_ino);
+    cache_key_add_size(k, (size_t)st.st_dev);
+    cache_key_add_size(k, (size_t)st.st_mtim.tv_sec);
+    cache_key_add_size(k, (size_t)st.st_mtim.tv_nsec);
+    return 0;
+}
+
+/* mkdir -p for the cache directory. */
+static int make_dirs(char *dir)
+{
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int rc = mkdir(dir, 0700);
+        *p = '/';
+        if (rc < 0 && errno != EEXIST)
+            return -1;
+    }
+    return mkdir(dir, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+char *cache_file_path(const struct cache_key *k)
+{
+    const char *env = cache_dir_env(), *base = NULL, *sub = "";
+    if (env) {
+        base = env;
+    } else if ((base = getenv("XDG_CACHE_HOME")) && base[0] == '/') {
+        sub = "/nnc";
+    } else if ((base = getenv("HOME")) && base[0]) {
+        sub = "/.cache/nnc";
+    } else {
+        return NULL;
+    }
+    size_t n = strlen(base) + strlen(sub) + 40;
+    char *dir = xmalloc(n);
+    snprintf(dir, n, "%s%s", base, sub);
+    if (make_dirs(dir) < 0) {
+        note("cannot create the cache directory %s: %s", dir, strerror(errno));
+        free(dir);
+        return NULL;
+    }
+    char *path = xmalloc(n);
+    snprintf(path, n, "%s/%016llx.nncdata", dir, (unsigned long long)k->h);
+    free(dir);
+    return path;
+}
+
+static size_t align64(size_t v) { return (v + 63) & ~(size_t)63; }
+
+/* Block offsets from the header's counts; -1 when they overflow. */
+static int layout(const uint64_t *h, size_t *o)
+{
+    size_t xb, yb, wb, lb, v;
+    if (h[H_N] > SIZE_MAX / 8 || h[H_CLASS_BYTES] > SIZE_MAX / 4 ||
+        size_mul(h[H_N], h[H_NX], &v) < 0 || size_mul(v, sizeof(float), &xb) < 0 ||
+        size_mul(h[H_N], h[H_NY], &v) < 0 || size_mul(v, sizeof(float), &yb) < 0)
+        return -1;
+    wb = h[H_HAS_W] ? h[H_N] * sizeof(float) : 0;
+    lb = h[H_HAS_LINES] ? h[H_N] * sizeof(uint64_t) : 0;
+    o[O_CLASSES] = HEADER_BYTES;
+    o[O_X] = align64(o[O_CLASSES] + h[H_CLASS_BYTES]);
+    if (xb > SIZE_MAX / 2 - o[O_X])
+        return -1;
+    o[O_Y] = align64(o[O_X] + xb);
+    if (yb > SIZE_MAX / 2 - o[O_Y])
+        return -1;
+    o[O_W] = align64(o[O_Y] + yb);
+    o[O_LINE] = align64(o[O_W] + wb);
+    o[O_END] = o[O_LINE] + lb;
+    return 0;
+}
+
+int cache_check(const unsigned char *map, size_t len, uint64_t key, size_t *o)
+{
+    uint64_t h[H_COUNT];
+    if (len < HEADER_BYTES || memcmp(map, magic, sizeof magic))
+        return -1;
+    memcpy(h, map + sizeof magic, sizeof h);
+    if (h[H_VERSION] != DATA_CACHE_VERSION || h[H_KEY] != key || h[H_N] == 0 ||
+        h[H_HAS_W] > 1 || h[H_HAS_LINES] > 1 || h[H_FILE_SIZE] != len || layout(h, o) < 0 ||
+        o[O_END] != len || h[H_N_CLASSES] > h[H_CLASS_BYTES])
+        return -1;
+    /* The class block: exactly n_classes NUL-terminated names. */
+    const unsigned char *c = map + o[O_CLASSES];
+    size_t names = 0;
+    for (size_t i = 0; i < h[H_CLASS_BYTES]; i++)
+        names += c[i] == '\0';
+    if (names != h[H_N_CLASSES] || (h[H_CLASS_BYTES] && c[h[H_CLASS_BYTES] - 1] != '\0'))
+        return -1;
+    return 0;
+}
+
+int cache_open(const char *path, const struct cache_key *k, struct dataset *ds, char ***classes,
+               size_t *n_classes)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    void *map = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && st.st_size > 0)
+        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    size_t len = (size_t)st.st_size, o[O_COUNT];
+    if (map == MAP_FAILED || cache_check(map, len, k->h, o) < 0) {
+        if (map != MAP_FAILED)
+            munmap(map, len);
+        note("%s is not a valid cache%s; rebuilding it", path, "");
+        unlink(path);
+        return 0;
+    }
+    const unsigned char *p = map;
+    uint64_t h[H_COUNT];
+    memcpy(h, p + sizeof magic, sizeof h);
+    ds->map = map;
+    ds->map_len = len;
+    ds->mapped = true;
+    ds->n = h[H_N];
+    ds->n_x = h[H_NX];
+    ds->n_y = h[H_NY];
+    ds->first_line = h[H_FIRST_LINE];
+    ds->x = (float *)(p + o[O_X]);
+    ds->y = (float *)(p + o[O_Y]);
+    ds->line = h[H_HAS_LINES] ? (size_t *)(p + o[O_LINE]) : NULL;
+    ds->w = NULL;
+    if (h[H_HAS_W]) { /* a copy: class_weight scales it */
+        ds->w = xmalloc(ds->n * sizeof *ds->w);
+        memcpy(ds->w, p + o[O_W], ds->n * sizeof *ds->w);
+    }
+    if (classes) {
+        *n_classes = h[H_N_CLASSES];
+        *classes = NULL;
+        if (*n_classes) {
+            *classes = xcalloc(*n_classes, sizeof **classes);
+            const char *c = (const char *)p + o[O_CLASSES];
+            for (size_t i = 0; i < *n_classes; i++) {
+                (*classes)[i] = xstrdup(c);
+                c += strlen(c) + 1;
+            }
+        }
+    }
+    note("using cache %s for %s", path, ds->source ? ds->source : "");
+    return 1;
+}
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const unsigned char *p = buf;
+    while (n) {
+        ssize_t got = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return -1;
+        p += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
+static int pad_to(int fd, size_t *at, size_t offset)
+{
+    static const unsigned char zeros[64];
+    size_t n = offset - *at;
+    *at = offset;
+    return write_all(fd, zeros, n);
+}
+
+int cache_write(const char *path, const struct cache_key *k, const struct dataset *ds,
+                char *const *classes, size_t n_classes)
+{
+    uint64_t h[H_COUNT] = {0};
+    h[H_VERSION] = DATA_CACHE_VERSION;
+    h[H_KEY] = k->h;
+    h[H_N] = ds->n;
+    h[H_NX] = ds->n_x;
+    h[H_NY] = ds->n_y;
+    h[H_HAS_W] = ds->w != NULL;
+    h[H_HAS_LINES] = ds->line != NULL;
+    h[H_FIRST_LINE] = ds->first_line;
+    h[H_N_CLASSES] = n_classes;
+    for (size_t i = 0; i < n_classes; i++)
+        h[H_CLASS_BYTES] += strlen(classes[i]) + 1;
+    size_t o[O_COUNT];
+    if (layout(h, o) < 0)
+        return -1;
+    h[H_FILE_SIZE] = o[O_END];
+    size_t n = strlen(path) + 32;
+    char *tmp = xmalloc(n);
+    snprintf(tmp, n, "%s.%ld.tmp", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rc = -1;
+    if (fd < 0)
+        goto out;
+    size_t at = HEADER_BYTES;
+    if (write_all(fd, magic, sizeof magic) < 0 || write_all(fd, h, sizeof h) < 0)
+        goto out;
+    for (size_t i = 0; i < n_classes; i++) {
+        size_t len = strlen(classes[i]) + 1;
+        if (write_all(fd, classes[i], len) < 0)
+            goto out;
+        at += len;
+    }
+    if (pad_to(fd, &at, o[O_X]) < 0 || write_all(fd, ds->x, ds->n * ds->n_x * sizeof(float)) < 0)
+        goto out;
+    at += ds->n * ds->n_x * sizeof(float);
+    if (pad_to(fd, &at, o[O_Y]) < 0 || write_all(fd, ds->y, ds->n * ds->n_y * sizeof(float)) < 0)
+        goto out;
+    at += ds->n * ds->n_y * sizeof(float);
+    if (ds->w) {
+        if (pad_to(fd, &at, o[O_W]) < 0 || write_all(fd, ds->w, ds->n * sizeof(float)) < 0)
+            goto out;
+        at += ds->n * sizeof(float);
+    }
+    if (ds->line) {
+        if (pad_to(fd, &at, o[O_LINE]) < 0 || write_all(fd, ds->line, ds->n * sizeof(uint64_t)) < 0)
+            goto out;
+        at += ds->n * sizeof(uint64_t);
+    }
+    if (at != o[O_END] || fsync(fd) < 0)
+        goto out;
+    if (close(fd) < 0) {
+        fd = -1;
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) < 0)
+        goto out;
+    note("wrote cache %s for %s", path, ds->source ? ds->source : "");
+    rc = 0;
+out:
+    if (rc < 0) {
+        note("could not write the cache %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* MADV_DONTNEED over the pages that hold [p, p + n): a read-only shared
+ * file map loses only its resident copies. The range is widened to whole
+ * pages, which all belong to the map (a map covers whole pages). */
+static void release(const void *p, size_t n)
+{
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
+    uintptr_t b = ((uintptr_t)p + n + page - 1) & ~(uintptr_t)(page - 1);
+    if (n)
+        madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+void cache_release_pages(const struct dataset *ds)
+{
+    if (!ds->mapped)
+        return;
+    release(ds->x, ds->n * ds->n_x * sizeof *ds->x);
+    release(ds->y, ds->n * ds->n_y * sizeof *ds->y);
+    if (ds->line)
+        release(ds->line, ds->n * sizeof *ds->line);
+}

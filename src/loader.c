@@ -1,0 +1,148 @@
+/* The batch loader (see loader.h). */
+#include "loader.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/cache.h"
+
+/* Gathered bytes after which a mapped dataset's pages are dropped (the
+ * resident memory then stays within this plus the slots). */
+#define RELEASE_BYTES (64u << 20)
+
+static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t first, size_t B)
+{
+    const struct model *m = l->m;
+    const struct dataset *ds = l->ds;
+    for (size_t s = 0; s < B; s++) {
+        size_t i = idx ? idx[first + s] : first + s;
+        const float *x = ds->x + i * ds->n_x, *y = ds->y + i * ds->n_y;
+        float *xb = b->x;
+        for (size_t k = 0; k < m->n_inputs; k++) {
+            size_t size = shape_size(&m->inputs[k]->out);
+            memcpy(xb + s * size, x, size * sizeof *x);
+            x += size;
+            xb += B * size;
+        }
+        float *block = b->y;
+        for (size_t k = 0; k < m->n_outputs; k++) {
+            size_t tw = model_target_size_at(m, k);
+            memcpy(block + s * tw, y, tw * sizeof *y);
+            y += tw;
+            block += B * tw;
+        }
+        if (ds->w)
+            b->w[s] = ds->w[i];
+    }
+    b->B = B;
+    l->released += B * (ds->n_x + ds->n_y) * sizeof(float);
+    if (l->released >= RELEASE_BYTES) {
+        cache_release_pages(ds);
+        l->released = 0;
+    }
+}
+
+static void *loader_main(void *arg)
+{
+    struct loader *l = arg;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->pending && !l->quit)
+            pthread_cond_wait(&l->cv, &l->mu);
+        if (l->quit)
+            break;
+        struct batch *b = &l->slot[l->step & 1];
+        const size_t *idx = l->idx;
+        size_t first = l->first, B = l->B;
+        pthread_mutex_unlock(&l->mu);
+        gather(l, b, idx, first, B);
+        pthread_mutex_lock(&l->mu);
+        b->ready = true;
+        l->pending = false;
+        pthread_cond_broadcast(&l->cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+void loader_start(struct loader *l, const struct model *m, const struct dataset *ds, size_t bs)
+{
+    memset(l, 0, sizeof *l);
+    l->m = m;
+    l->ds = ds;
+    l->bs = bs;
+    for (int k = 0; k < 2; k++) {
+        l->slot[k].x = xcalloc(bs * (ds->n_x ? ds->n_x : 1), sizeof(float));
+        l->slot[k].y = xcalloc(bs * (ds->n_y ? ds->n_y : 1), sizeof(float));
+        l->slot[k].w = ds->w ? xcalloc(bs, sizeof(float)) : NULL;
+        l->slot[k].step = -1;
+    }
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    l->threaded = pthread_create(&l->thread, NULL, loader_main, l) == 0;
+}
+
+void loader_request(struct loader *l, long step, const size_t *idx, size_t first, size_t B)
+{
+    NNC_ASSERT(B <= l->bs);
+    struct batch *b = &l->slot[step & 1];
+    if (!l->threaded) {
+        b->step = step;
+        gather(l, b, idx, first, B);
+        b->ready = true;
+        return;
+    }
+    pthread_mutex_lock(&l->mu);
+    while (l->pending) /* at most one batch ahead */
+        pthread_cond_wait(&l->cv, &l->mu);
+    b->step = step;
+    b->ready = false;
+    l->idx = idx;
+    l->first = first;
+    l->B = B;
+    l->step = step;
+    l->pending = true;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+const struct batch *loader_take(struct loader *l, struct model *m, long step, const size_t *idx,
+                                size_t first, size_t B)
+{
+    struct batch *b = &l->slot[step & 1];
+    if (b->step != step)
+        loader_request(l, step, idx, first, B);
+    if (l->threaded) {
+        pthread_mutex_lock(&l->mu);
+        while (!b->ready)
+            pthread_cond_wait(&l->cv, &l->mu);
+        pthread_mutex_unlock(&l->mu);
+    }
+    NNC_ASSERT(b->B == B);
+    const float *x = b->x;
+    for (size_t k = 0; k < m->n_inputs; k++) {
+        size_t size = shape_size(&m->inputs[k]->out);
+        memcpy(m->inputs[k]->y, x, B * size * sizeof *x);
+        x += B * size;
+    }
+    return b;
+}
+
+void loader_stop(struct loader *l)
+{
+    if (l->threaded) {
+        pthread_mutex_lock(&l->mu);
+        l->quit = true;
+        pthread_cond_broadcast(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        pthread_join(l->thread, NULL);
+    }
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    for (int k = 0; k < 2; k++) {
+        free(l->slot[k].x);
+        free(l->slot[k].y);
+        free(l->slot[k].w);
+    }
+    memset(l, 0, sizeof *l);
+}
