@@ -249,6 +249,7 @@ START_TEST(test_cache_key)
     ck_assert_int_eq(utimensat(AT_FDCWD, data_path, t, 0), 0);
     ck_assert_int_eq(cache_key_start(&b, data_path), 0);
     ck_assert(a.h != b.h);
+    ck_assert(a.name == b.name); /* the same file name: the stale cache is replaced */
     ck_assert_int_eq(cache_key_start(&b, "-"), -1);
     setenv("NNC_CACHE_MIN", "1000000", 1);
     ck_assert_int_eq(cache_key_start(&b, data_path), -1); /* small: in memory */

@@ -37,8 +37,8 @@ void cache_key_add(struct cache_key *k, const void *bytes, size_t n)
 {
     const unsigned char *p = bytes;
     for (size_t i = 0; i < n; i++) {
-        k->h ^= p[i];
-        k->h *= 0x100000001b3ULL;
+        k->h = (k->h ^ p[i]) * 0x100000001b3ULL;
+        k->name = (k->name ^ p[i]) * 0x100000001b3ULL;
     }
 }
 
@@ -71,17 +71,21 @@ int cache_key_start(struct cache_key *k, const char *path)
     char *real = realpath(path, NULL);
     if (!real)
         return -1;
-    k->h = 0xcbf29ce484222325ULL;
+    k->h = k->name = 0xcbf29ce484222325ULL;
     static const char tag[] = "nnc data cache";
     cache_key_add(k, tag, sizeof tag);
     cache_key_add_size(k, DATA_CACHE_VERSION);
     cache_key_add(k, real, strlen(real) + 1);
     free(real);
+    /* The file's state goes into the full key only: a changed file maps
+     * to the same cache name, whose stale content is then replaced. */
+    uint64_t name = k->name;
     cache_key_add_size(k, (size_t)st.st_size);
     cache_key_add_size(k, (size_t)st.st_ino);
     cache_key_add_size(k, (size_t)st.st_dev);
     cache_key_add_size(k, (size_t)st.st_mtim.tv_sec);
     cache_key_add_size(k, (size_t)st.st_mtim.tv_nsec);
+    k->name = name;
     return 0;
 }
 
@@ -121,7 +125,7 @@ char *cache_file_path(const struct cache_key *k)
         return NULL;
     }
     char *path = xmalloc(n);
-    snprintf(path, n, "%s/%016llx.nncdata", dir, (unsigned long long)k->h);
+    snprintf(path, n, "%s/%016llx.nncdata", dir, (unsigned long long)k->name);
     free(dir);
     return path;
 }

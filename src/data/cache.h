@@ -6,9 +6,11 @@
  *   line (n) u64 if has_lines,
  * each block at a 64-byte boundary. It lives in the cache directory
  * ($NNC_CACHE_DIR, else $XDG_CACHE_HOME/nnc, else $HOME/.cache/nnc) under a
- * name made from a hash of the key: the source's path, size, mtime and inode
- * and everything that shaped the rows (columns, CSV options, loss, classes).
- * A file whose header, key or size does not check out is rebuilt; it is
+ * name made from a hash of the source's path and everything that shaped the
+ * rows (columns, CSV options, loss, classes); the header holds the hash of
+ * all that and the source's size, mtime and inode.
+ * A file whose header, key or size does not check out (a changed source
+ * included) is rebuilt; it is
  * written aside and renamed, so an interrupted conversion leaves none. */
 #ifndef NNC_CACHE_H
 #define NNC_CACHE_H
@@ -27,9 +29,11 @@ struct dataset;
  * cache ..." on stderr (-v 2). */
 extern int data_cache_verbose;
 
-/* A key being built: FNV-1a 64 over what is fed to it. */
+/* A key being built: FNV-1a 64 over what is fed to it. name leaves out
+ * the source's size, mtime and inode (the cache file's name: one file per
+ * source and mapping); h has everything (checked against the header). */
 struct cache_key {
-    uint64_t h;
+    uint64_t h, name;
 };
 
 /* Starts a key for the regular file `path`: 0, or -1 when the file must not
