@@ -135,23 +135,20 @@ static size_t align64(size_t v) { return (v + 63) & ~(size_t)63; }
 /* Block offsets from the header's counts; -1 when they overflow. */
 static int layout(const uint64_t *h, size_t *o)
 {
-    size_t xb, yb, wb, lb, v;
-    if (h[H_N] > SIZE_MAX / 8 || h[H_CLASS_BYTES] > SIZE_MAX / 4 ||
+    size_t xb, yb, v;
+    if (h[H_N] > SIZE_MAX / 64 || h[H_CLASS_BYTES] > SIZE_MAX / 4 ||
         size_mul(h[H_N], h[H_NX], &v) < 0 || size_mul(v, sizeof(float), &xb) < 0 ||
-        size_mul(h[H_N], h[H_NY], &v) < 0 || size_mul(v, sizeof(float), &yb) < 0)
+        size_mul(h[H_N], h[H_NY], &v) < 0 || size_mul(v, sizeof(float), &yb) < 0 ||
+        xb > SIZE_MAX / 4 || yb > SIZE_MAX / 4)
         return -1;
-    wb = h[H_HAS_W] ? h[H_N] * sizeof(float) : 0;
-    lb = h[H_HAS_LINES] ? h[H_N] * sizeof(uint64_t) : 0;
-    o[O_CLASSES] = HEADER_BYTES;
-    o[O_X] = align64(o[O_CLASSES] + h[H_CLASS_BYTES]);
-    if (xb > SIZE_MAX / 2 - o[O_X])
-        return -1;
+    size_t wb = h[H_HAS_W] ? h[H_N] * sizeof(float) : 0;
+    size_t lb = h[H_HAS_LINES] ? h[H_N] * sizeof(uint64_t) : 0;
+    o[O_X] = align64(HEADER_BYTES);
     o[O_Y] = align64(o[O_X] + xb);
-    if (yb > SIZE_MAX / 2 - o[O_Y])
-        return -1;
     o[O_W] = align64(o[O_Y] + yb);
     o[O_LINE] = align64(o[O_W] + wb);
-    o[O_END] = o[O_LINE] + lb;
+    o[O_CLASSES] = o[O_LINE] + lb;
+    o[O_END] = o[O_CLASSES] + h[H_CLASS_BYTES];
     return 0;
 }
 
@@ -228,100 +225,129 @@ int cache_open(const char *path, const struct cache_key *k, struct dataset *ds, 
     return 1;
 }
 
-static int write_all(int fd, const void *buf, size_t n)
+static int pwrite_all(int fd, const void *buf, size_t n, size_t at)
 {
     const unsigned char *p = buf;
     while (n) {
-        ssize_t got = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
+        ssize_t got = pwrite(fd, p, n > (1u << 30) ? (1u << 30) : n, (off_t)at);
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
             return -1;
         p += got;
         n -= (size_t)got;
+        at += (size_t)got;
     }
     return 0;
 }
 
-static int pad_to(int fd, size_t *at, size_t offset)
+int cache_out_open(struct cache_out *o, const char *path, size_t n_x, size_t n_y, bool has_w,
+                   bool has_lines)
 {
-    static const unsigned char zeros[64];
-    size_t n = offset - *at;
-    *at = offset;
-    return write_all(fd, zeros, n);
+    memset(o, 0, sizeof *o);
+    size_t n = strlen(path) + 32;
+    o->tmp = xmalloc(n);
+    snprintf(o->tmp, n, "%s.%ld.tmp", path, (long)getpid());
+    o->path = path;
+    o->n_x = n_x;
+    o->n_y = n_y;
+    o->has_w = has_w;
+    o->has_lines = has_lines;
+    o->fd = open(o->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (o->fd < 0) {
+        note("could not write the cache %s: %s", o->tmp, strerror(errno));
+        free(o->tmp);
+        o->tmp = NULL;
+        return -1;
+    }
+    return 0;
 }
 
-int cache_write(const char *path, const struct cache_key *k, const struct dataset *ds,
-                char *const *classes, size_t n_classes)
+int cache_out_x(struct cache_out *o, const float *x, size_t rows)
+{
+    size_t at = align64(HEADER_BYTES) + o->n * o->n_x * sizeof *x;
+    if (!o->failed && pwrite_all(o->fd, x, rows * o->n_x * sizeof *x, at) < 0)
+        o->failed = errno ? errno : EIO;
+    o->n += rows;
+    return o->failed ? -1 : 0;
+}
+
+int cache_out_block(struct cache_out *o, enum cache_block b, size_t first, const void *p,
+                    size_t rows)
+{
+    uint64_t h[H_COUNT] = {0};
+    h[H_N] = o->n;
+    h[H_NX] = o->n_x;
+    h[H_NY] = o->n_y;
+    h[H_HAS_W] = o->has_w;
+    h[H_HAS_LINES] = o->has_lines;
+    size_t off[O_COUNT], width = b == CACHE_Y ? o->n_y * sizeof(float)
+                                 : b == CACHE_W ? sizeof(float) : sizeof(uint64_t);
+    if (layout(h, off) < 0) {
+        o->failed = EOVERFLOW;
+        return -1;
+    }
+    size_t at = off[b == CACHE_Y ? O_Y : b == CACHE_W ? O_W : O_LINE] + first * width;
+    if (!o->failed && pwrite_all(o->fd, p, rows * width, at) < 0)
+        o->failed = errno ? errno : EIO;
+    return o->failed ? -1 : 0;
+}
+
+int cache_out_commit(struct cache_out *o, const struct cache_key *k, size_t first_line,
+                     char *const *classes, size_t n_classes)
 {
     uint64_t h[H_COUNT] = {0};
     h[H_VERSION] = DATA_CACHE_VERSION;
     h[H_KEY] = k->h;
-    h[H_N] = ds->n;
-    h[H_NX] = ds->n_x;
-    h[H_NY] = ds->n_y;
-    h[H_HAS_W] = ds->w != NULL;
-    h[H_HAS_LINES] = ds->line != NULL;
-    h[H_FIRST_LINE] = ds->first_line;
+    h[H_N] = o->n;
+    h[H_NX] = o->n_x;
+    h[H_NY] = o->n_y;
+    h[H_HAS_W] = o->has_w;
+    h[H_HAS_LINES] = o->has_lines;
+    h[H_FIRST_LINE] = first_line;
     h[H_N_CLASSES] = n_classes;
     for (size_t i = 0; i < n_classes; i++)
         h[H_CLASS_BYTES] += strlen(classes[i]) + 1;
-    size_t o[O_COUNT];
-    if (layout(h, o) < 0)
-        return -1;
-    h[H_FILE_SIZE] = o[O_END];
-    size_t n = strlen(path) + 32;
-    char *tmp = xmalloc(n);
-    snprintf(tmp, n, "%s.%ld.tmp", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    int rc = -1;
-    if (fd < 0)
-        goto out;
-    size_t at = HEADER_BYTES;
-    if (write_all(fd, magic, sizeof magic) < 0 || write_all(fd, h, sizeof h) < 0)
-        goto out;
-    for (size_t i = 0; i < n_classes; i++) {
+    size_t off[O_COUNT] = {0};
+    if (!o->failed && layout(h, off) < 0)
+        o->failed = EOVERFLOW;
+    h[H_FILE_SIZE] = off[O_END];
+    size_t at = off[O_CLASSES];
+    for (size_t i = 0; !o->failed && i < n_classes; i++) {
         size_t len = strlen(classes[i]) + 1;
-        if (write_all(fd, classes[i], len) < 0)
-            goto out;
+        if (pwrite_all(o->fd, classes[i], len, at) < 0)
+            o->failed = errno;
         at += len;
     }
-    if (pad_to(fd, &at, o[O_X]) < 0 || write_all(fd, ds->x, ds->n * ds->n_x * sizeof(float)) < 0)
-        goto out;
-    at += ds->n * ds->n_x * sizeof(float);
-    if (pad_to(fd, &at, o[O_Y]) < 0 || write_all(fd, ds->y, ds->n * ds->n_y * sizeof(float)) < 0)
-        goto out;
-    at += ds->n * ds->n_y * sizeof(float);
-    if (ds->w) {
-        if (pad_to(fd, &at, o[O_W]) < 0 || write_all(fd, ds->w, ds->n * sizeof(float)) < 0)
-            goto out;
-        at += ds->n * sizeof(float);
+    if (!o->failed && (ftruncate(o->fd, (off_t)off[O_END]) < 0 ||
+                       pwrite_all(o->fd, magic, sizeof magic, 0) < 0 ||
+                       pwrite_all(o->fd, h, sizeof h, sizeof magic) < 0 || fsync(o->fd) < 0))
+        o->failed = errno ? errno : EIO;
+    if (close(o->fd) < 0 && !o->failed)
+        o->failed = errno;
+    o->fd = -1;
+    if (!o->failed && rename(o->tmp, o->path) < 0)
+        o->failed = errno;
+    if (o->failed) {
+        note("could not write the cache %s: %s", o->path, strerror(o->failed));
+        cache_out_abort(o);
+        return -1;
     }
-    if (ds->line) {
-        if (pad_to(fd, &at, o[O_LINE]) < 0 || write_all(fd, ds->line, ds->n * sizeof(uint64_t)) < 0)
-            goto out;
-        at += ds->n * sizeof(uint64_t);
-    }
-    if (at != o[O_END] || fsync(fd) < 0)
-        goto out;
-    if (close(fd) < 0) {
-        fd = -1;
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path) < 0)
-        goto out;
-    note("wrote cache %s for %s", path, ds->source ? ds->source : "");
-    rc = 0;
-out:
-    if (rc < 0) {
-        note("could not write the cache %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-    }
-    free(tmp);
-    return rc;
+    note("wrote cache %s for %s", o->path, o->source ? o->source : "");
+    free(o->tmp);
+    o->tmp = NULL;
+    return 0;
+}
+
+void cache_out_abort(struct cache_out *o)
+{
+    if (o->fd >= 0)
+        close(o->fd);
+    o->fd = -1;
+    if (o->tmp)
+        unlink(o->tmp);
+    free(o->tmp);
+    o->tmp = NULL;
 }
 
 /* MADV_DONTNEED over the pages that hold [p, p + n): a read-only shared

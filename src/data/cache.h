@@ -1,10 +1,9 @@
 /* The binary data cache: a CSV converted once into float32 rows that later
  * runs memory-map instead of parsing the text again. A cache file is
- *   header (struct below, little-endian u64 fields after the magic),
- *   class names (NUL-terminated, one after the other),
+ *   header (magic, then u64 fields in the machine's byte order),
  *   x (n, n_x) float32, y (n, n_y) float32, w (n) float32 if has_w,
- *   line (n) u64 if has_lines,
- * each block at a 64-byte boundary. It lives in the cache directory
+ *   line (n) u64 if has_lines (each at a 64-byte boundary),
+ *   class names (NUL-terminated, one after the other). It lives in the cache directory
  * ($NNC_CACHE_DIR, else $XDG_CACHE_HOME/nnc, else $HOME/.cache/nnc) under a
  * name made from a hash of the source's path and everything that shaped the
  * rows (columns, CSV options, loss, classes); the header holds the hash of
@@ -53,10 +52,32 @@ char *cache_file_path(const struct cache_key *k);
  * missing or invalid (an invalid one is removed), never an error. */
 int cache_open(const char *path, const struct cache_key *k, struct dataset *ds, char ***classes,
                size_t *n_classes);
-/* Writes ds (and the class names) to path, aside then renamed. 0, or -1
- * (the cache is simply not written; the reason is printed at -v 2). */
-int cache_write(const char *path, const struct cache_key *k, const struct dataset *ds,
-                char *const *classes, size_t n_classes);
+/* Writing a cache while the CSV is read: x rows as they come, then the
+ * other blocks (by row) once the rows are counted, then commit writes the
+ * class names and the header, syncs and renames the file into place.
+ * Every call is -1 once a write failed (the cache is then simply not
+ * written: commit removes the partial file; -v 2 says why). */
+struct cache_out {
+    const char *path, *source; /* source: for the -v 2 note, set by the caller */
+    char *tmp;
+    int fd, failed;
+    size_t n, n_x, n_y;
+    bool has_w, has_lines;
+};
+enum cache_block { CACHE_Y, CACHE_W, CACHE_LINE };
+
+int cache_out_open(struct cache_out *o, const char *path, size_t n_x, size_t n_y, bool has_w,
+                   bool has_lines);
+/* Appends `rows` rows of n_x floats. */
+int cache_out_x(struct cache_out *o, const float *x, size_t rows);
+/* Rows first .. first+rows of block b (y: n_y floats a row, w: a float,
+ * line: a u64) after every x row was appended. */
+int cache_out_block(struct cache_out *o, enum cache_block b, size_t first, const void *p,
+                    size_t rows);
+int cache_out_commit(struct cache_out *o, const struct cache_key *k, size_t first_line,
+                     char *const *classes, size_t n_classes);
+/* Removes the partial file (after an error in the data). */
+void cache_out_abort(struct cache_out *o);
 
 /* Drops the map's resident pages (they are read again from the page cache
  * when needed): keeps the resident memory bounded while epochs sweep a

@@ -4,8 +4,11 @@
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "cache.h"
 
@@ -159,8 +162,15 @@ int dataset_convert_targets(const struct model *m, struct dataset *ds, const flo
     return dataset_convert_targets_at(m, 0, ds, t, n_t, is_class, n_classes, d);
 }
 
-int dataset_convert_targets_at(const struct model *m, size_t k, struct dataset *ds, const float *t,
-                               size_t n_t, bool is_class, size_t n_classes, struct diag *d)
+/* How raw targets become what output k's loss wants (checked once). */
+struct target_plan {
+    const struct loss *loss;
+    size_t K, width;
+    bool index; /* one class index a row */
+};
+
+static int target_plan(const struct model *m, size_t k, const char *source, size_t n_t,
+                       bool is_class, size_t n_classes, struct target_plan *p, struct diag *d)
 {
     const struct loss *loss = &m->compile.out[k].loss;
     size_t K = model_output_last_dim_at(m, k);
@@ -168,40 +178,66 @@ int dataset_convert_targets_at(const struct model *m, size_t k, struct dataset *
     bool index_target = n_t == 1 && (loss->kind == LOSS_SPARSE_CE ||
                                      (K > 1 && width == K && loss->kind == LOSS_CATEGORICAL_CE));
     if (is_class && !index_target && !(K == 1 && n_classes <= 2)) {
-        diag_at(d, ds->source, 0, 0,
+        diag_at(d, source, 0, 0,
                 "the target holds class names; use sparse_categorical_crossentropy or "
                 "categorical_crossentropy with a softmax output of %zu units",
                 n_classes);
         return -1;
     }
     if (is_class && n_classes > K && K > 1) {
-        diag_at(d, ds->source, 0, 0, "the target has %zu classes, the model's output has %zu units",
+        diag_at(d, source, 0, 0, "the target has %zu classes, the model's output has %zu units",
                 n_classes, K);
         return -1;
     }
     if (!index_target && n_t != width) {
-        diag_at(d, ds->source, 0, 0,
+        diag_at(d, source, 0, 0,
                 "%zu target column%s, the model's output with loss %s needs %zu", n_t,
                 n_t == 1 ? "" : "s", loss_name(loss), width);
         return -1;
     }
-    ds->n_y = width;
-    ds->y = xcalloc(ds->n * width, sizeof *ds->y);
-    for (size_t i = 0; i < ds->n; i++) {
-        if (!index_target) {
-            memcpy(ds->y + i * width, t + i * n_t, width * sizeof *ds->y);
+    *p = (struct target_plan){loss, K, width, index_target};
+    return 0;
+}
+
+/* Rows 0..n of raw targets t (n, n_t) into y (n, width), zeroed; lines[i]
+ * is row i's file line (for messages). */
+static int target_rows(const struct target_plan *p, const char *source, const size_t *lines,
+                       const float *t, size_t n, size_t n_t, float *y, struct diag *d)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!p->index) {
+            memcpy(y + i * p->width, t + i * n_t, p->width * sizeof *y);
             continue;
         }
         float v = t[i];
-        if (v != floorf(v) || v < 0 || v >= (float)K) {
-            diag_at(d, ds->source, dataset_line(ds, i), 0,
-                    "label %g is not a class index in [0, %zu)", (double)v, K);
+        if (v != floorf(v) || v < 0 || v >= (float)p->K) {
+            diag_at(d, source, lines[i], 0, "label %g is not a class index in [0, %zu)",
+                    (double)v, p->K);
             return -1;
         }
-        if (loss->kind == LOSS_SPARSE_CE)
-            ds->y[i] = v;
+        if (p->loss->kind == LOSS_SPARSE_CE)
+            y[i] = v;
         else
-            ds->y[i * width + (size_t)v] = 1.0f;
+            y[i * p->width + (size_t)v] = 1.0f;
+    }
+    return 0;
+}
+
+int dataset_convert_targets_at(const struct model *m, size_t k, struct dataset *ds, const float *t,
+                               size_t n_t, bool is_class, size_t n_classes, struct diag *d)
+{
+    struct target_plan p;
+    if (target_plan(m, k, ds->source, n_t, is_class, n_classes, &p, d) < 0)
+        return -1;
+    ds->n_y = p.width;
+    ds->y = xcalloc(ds->n * p.width, sizeof *ds->y);
+    size_t lines[256];
+    for (size_t i = 0; i < ds->n; i += 256) {
+        size_t rows = ds->n - i < 256 ? ds->n - i : 256;
+        for (size_t j = 0; j < rows; j++)
+            lines[j] = dataset_line(ds, i + j);
+        if (target_rows(&p, ds->source, lines, t + i * n_t, rows, n_t, ds->y + i * p.width, d) < 0)
+            return -1;
     }
     return 0;
 }
@@ -304,6 +340,154 @@ static void rows_key(struct cache_key *k, const struct csv_options *opt, const s
         cache_key_add(k, meta->classes[i], strlen(meta->classes[i]) + 1);
 }
 
+/* A scratch file next to the cache, unlinked at once (so never left
+ * behind): the raw targets, weights and lines while the rows stream. */
+static FILE *side_file(const char *cpath, const char *tag)
+{
+    size_t n = strlen(cpath) + 48;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s.%ld.%s", cpath, (long)getpid(), tag);
+    FILE *f = fopen(p, "w+b");
+    if (f)
+        unlink(p);
+    free(p);
+    return f;
+}
+
+enum { CHUNK = 4096 };
+
+/* load_rows streaming into the cache file: x rows go to the file as they
+ * are read; raw targets, weights and lines to scratch files; once the rows
+ * are counted (and the class names known) the weights are checked, the
+ * targets converted (the same checks, in the same order, as load_rows) and
+ * written. Memory: a few chunks of rows. Returns 1 when the cache was
+ * written, 0 when its files could not be created (nothing read yet: the
+ * caller reads into memory), -1 on an error in the data or in writing. */
+static int convert_streaming(struct csv_reader *r, const char *cpath, const struct cache_key *k,
+                             const struct model *m, size_t n_x, size_t n_t,
+                             const size_t *weight_col, bool fixed_classes, struct ckpt_meta *meta,
+                             struct diag *d)
+{
+    struct target_plan plan;
+    size_t n_read = n_x + (weight_col != NULL), n = 0, first_line = csv_has_header(r) ? 2 : 1;
+    size_t width = model_target_size_at(m, 0);
+    FILE *tf = side_file(cpath, "t"), *wf = side_file(cpath, "w"), *lf = side_file(cpath, "l");
+    float *x = xmalloc(CHUNK * n_read * sizeof *x), *t = xmalloc(CHUNK * n_t * sizeof *t);
+    float *w = xmalloc(CHUNK * sizeof *w), *y = xmalloc(CHUNK * width * sizeof *y);
+    size_t *lines = xmalloc(CHUNK * sizeof *lines), *remap = NULL;
+    struct cache_out o;
+    int rc = 0;
+    const char *source = csv_path(r);
+    if (!tf || !wf || !lf || cache_out_open(&o, cpath, n_x, width, weight_col, true) < 0)
+        goto out; /* no cache: rc 0 */
+    o.source = source;
+    rc = -1;
+    for (;;) {
+        long got = csv_read(r, CHUNK, x, t, d);
+        if (got < 0)
+            goto fail;
+        if (got == 0)
+            break;
+        for (size_t i = 0; i < (size_t)got; i++) {
+            lines[i] = csv_row_line(r, i);
+            if (weight_col) {
+                w[i] = x[i * n_read + n_x];
+                memmove(x + i * n_x, x + i * n_read, n_x * sizeof *x);
+            }
+        }
+        if (fwrite(t, sizeof *t, (size_t)got * n_t, tf) != (size_t)got * n_t ||
+            fwrite(w, sizeof *w, (size_t)got, wf) != (size_t)got ||
+            fwrite(lines, sizeof *lines, (size_t)got, lf) != (size_t)got)
+            o.failed = EIO;
+        cache_out_x(&o, x, (size_t)got);
+        n += (size_t)got;
+    }
+    if (n == 0) {
+        diag_at(d, source, 0, 0, "no data rows");
+        goto fail;
+    }
+    /* Sample weights: >= 0 (split_weights's check), then back in. */
+    rewind(wf);
+    rewind(lf);
+    for (size_t i = 0; weight_col && i < n; i += CHUNK) {
+        size_t rows = n - i < CHUNK ? n - i : CHUNK;
+        if (fread(w, sizeof *w, rows, wf) != rows || fread(lines, sizeof *lines, rows, lf) != rows)
+            o.failed = EIO;
+        for (size_t j = 0; !o.failed && j < rows; j++)
+            if (w[j] < 0) {
+                diag_at(d, source, lines[j], *weight_col + 1, "sample weight %g is negative",
+                        (double)w[j]);
+                goto fail;
+            }
+        cache_out_block(&o, CACHE_W, i, w, rows);
+    }
+    /* Class names: sorted indices, as load_rows. */
+    bool is_class = csv_target_is_class(r);
+    size_t n_classes = 0;
+    if (is_class && !fixed_classes) {
+        char *const *names = csv_classes(r, &n_classes);
+        char **sorted = xcalloc(n_classes, sizeof *sorted);
+        for (size_t i = 0; i < n_classes; i++)
+            sorted[i] = xstrdup(names[i]);
+        qsort(sorted, n_classes, sizeof *sorted, cmp_names);
+        remap = xcalloc(n_classes, sizeof *remap);
+        for (size_t i = 0; i < n_classes; i++)
+            for (size_t j = 0; j < n_classes; j++)
+                if (!strcmp(names[i], sorted[j]))
+                    remap[i] = j;
+        meta->classes = sorted;
+        meta->n_classes = n_classes;
+    } else if (is_class) {
+        n_classes = meta->n_classes;
+    }
+    if (target_plan(m, 0, source, n_t, is_class, n_classes, &plan, d) < 0)
+        goto fail;
+    rewind(tf);
+    rewind(lf);
+    for (size_t i = 0; i < n; i += CHUNK) {
+        size_t rows = n - i < CHUNK ? n - i : CHUNK;
+        if (fread(t, sizeof *t, rows * n_t, tf) != rows * n_t ||
+            fread(lines, sizeof *lines, rows, lf) != rows)
+            o.failed = EIO;
+        for (size_t j = 0; remap && j < rows; j++)
+            t[j] = (float)remap[(size_t)t[j]];
+        memset(y, 0, rows * width * sizeof *y);
+        if (!o.failed && target_rows(&plan, source, lines, t, rows, n_t, y, d) < 0)
+            goto fail;
+        cache_out_block(&o, CACHE_Y, i, y, rows);
+        cache_out_block(&o, CACHE_LINE, i, lines, rows);
+    }
+    if (cache_out_commit(&o, k, first_line, fixed_classes ? NULL : meta->classes,
+                         fixed_classes ? 0 : meta->n_classes) < 0) {
+        /* The rows are consumed: no quiet fallback to memory here. */
+        diag_at(d, source, 0, 0, "cannot write the data cache %s: %s (NNC_CACHE_DIR=off reads "
+                "the data into memory instead)", cpath, strerror(o.failed));
+        goto out;
+    }
+    if (!fixed_classes) { /* cache_open hands them over again */
+        for (size_t i = 0; i < meta->n_classes; i++)
+            free(meta->classes[i]);
+        free(meta->classes);
+        meta->classes = NULL;
+        meta->n_classes = 0;
+    }
+    rc = 1;
+    goto out;
+fail:
+    cache_out_abort(&o);
+out:
+    if (tf) fclose(tf);
+    if (wf) fclose(wf);
+    if (lf) fclose(lf);
+    free(x);
+    free(t);
+    free(w);
+    free(y);
+    free(lines);
+    free(remap);
+    return rc;
+}
+
 /* load_rows and the input check, through the binary cache (cache.h) when
  * the file is large enough: a hit maps the rows (and gives the class
  * names) without parsing; a miss parses, writes the cache and continues
@@ -338,27 +522,36 @@ static int load_checked(struct csv_reader *r, const char *path, const struct csv
         free(ds->source);
         ds->source = NULL;
     }
-    if (load_rows(r, m, ds, n_x, n_t, weight_col, fixed_classes, meta, d) < 0 ||
-        dataset_check_input(m, ds->source, ds->first_line, ds->line, ds->x, ds->n, features,
-                            d) < 0) {
-        free(cpath);
-        return -1;
-    }
-    if (cpath && cache_write(cpath, &k, ds, fixed_classes ? NULL : meta->classes,
-                             fixed_classes ? 0 : meta->n_classes) == 0) {
-        /* Continue from the map: the parsed arrays go before training. */
-        struct dataset cached = {.source = ds->source};
-        int verbose = data_cache_verbose;
-        data_cache_verbose = 0;
-        if (cache_open(cpath, &k, &cached, NULL, NULL) == 1) {
-            ds->source = NULL;
-            dataset_free(ds);
-            *ds = cached;
+    if (cpath && m->n_outputs == 1) {
+        int got = convert_streaming(r, cpath, &k, m, n_x, n_t, weight_col, fixed_classes, meta, d);
+        if (got == 1) {
+            ds->source = xstrdup(csv_path(r));
+            int verbose = data_cache_verbose;
+            data_cache_verbose = 0;
+            got = cache_open(cpath, &k, ds, fixed_classes ? NULL : &meta->classes,
+                             &meta->n_classes);
+            data_cache_verbose = verbose;
+            free(cpath);
+            if (got != 1) {
+                diag_at(d, ds->source, 0, 0, "the cache file just written is gone");
+                return -1;
+            }
+            int rc = dataset_check_input(m, ds->source, ds->first_line, ds->line, ds->x, ds->n,
+                                         features, d);
             cache_release_pages(ds);
+            return rc;
         }
-        data_cache_verbose = verbose;
+        if (got < 0) {
+            free(cpath);
+            return -1;
+        }
+        /* got 0: the cache file could not be created; nothing was read. */
     }
     free(cpath);
+    if (load_rows(r, m, ds, n_x, n_t, weight_col, fixed_classes, meta, d) < 0 ||
+        dataset_check_input(m, ds->source, ds->first_line, ds->line, ds->x, ds->n, features,
+                            d) < 0)
+        return -1;
     return 0;
 }
 
