@@ -3,12 +3,29 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "data/cache.h"
 
-/* Gathered bytes after which a mapped dataset's pages are dropped (the
- * resident memory then stays within this plus the slots). */
-#define RELEASE_BYTES (64u << 20)
+/* Row i of a dataset (x: n_x floats, then y: n_y floats) into the loader's
+ * row buffer. A mapped dataset is read with pread rather than through the
+ * map: random rows touched through a map would stay resident (with the
+ * kernel's fault-around, 64 KiB a row), the page cache does not count. */
+static void read_row(struct loader *l, size_t i, const float **x, const float **y)
+{
+    const struct dataset *ds = l->ds;
+    *x = ds->x + i * ds->n_x;
+    *y = ds->y + i * ds->n_y;
+    if (!ds->mapped)
+        return;
+    size_t xb = ds->n_x * sizeof(float), yb = ds->n_y * sizeof(float);
+    off_t xo = (off_t)((const unsigned char *)*x - ds->base);
+    off_t yo = (off_t)((const unsigned char *)*y - ds->base);
+    if (pread(ds->fd, l->row, xb, xo) == (ssize_t)xb &&
+        pread(ds->fd, l->row + ds->n_x, yb, yo) == (ssize_t)yb) {
+        *x = l->row;
+        *y = l->row + ds->n_x;
+    } /* else (an I/O error): through the map */
+}
 
 static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t first, size_t B)
 {
@@ -16,7 +33,8 @@ static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t 
     const struct dataset *ds = l->ds;
     for (size_t s = 0; s < B; s++) {
         size_t i = idx ? idx[first + s] : first + s;
-        const float *x = ds->x + i * ds->n_x, *y = ds->y + i * ds->n_y;
+        const float *x, *y;
+        read_row(l, i, &x, &y);
         float *xb = b->x;
         for (size_t k = 0; k < m->n_inputs; k++) {
             size_t size = shape_size(&m->inputs[k]->out);
@@ -35,11 +53,6 @@ static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t 
             b->w[s] = ds->w[i];
     }
     b->B = B;
-    l->released += B * (ds->n_x + ds->n_y) * sizeof(float);
-    if (l->released >= RELEASE_BYTES) {
-        cache_release_pages(ds);
-        l->released = 0;
-    }
 }
 
 static void *loader_main(void *arg)
@@ -71,6 +84,7 @@ void loader_start(struct loader *l, const struct model *m, const struct dataset 
     l->m = m;
     l->ds = ds;
     l->bs = bs;
+    l->row = xcalloc(ds->n_x + ds->n_y + 1, sizeof *l->row);
     for (int k = 0; k < 2; k++) {
         l->slot[k].x = xcalloc(bs * (ds->n_x ? ds->n_x : 1), sizeof(float));
         l->slot[k].y = xcalloc(bs * (ds->n_y ? ds->n_y : 1), sizeof(float));
@@ -139,6 +153,7 @@ void loader_stop(struct loader *l)
     }
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
+    free(l->row);
     for (int k = 0; k < 2; k++) {
         free(l->slot[k].x);
         free(l->slot[k].y);

@@ -30,7 +30,7 @@ struct loader {
     const struct dataset *ds;
     size_t bs;
     struct batch slot[2];
-    size_t released;        /* bytes gathered since the map's pages were dropped */
+    float *row;             /* one row (x then y) read from a mapped dataset */
     /* The pending request (guarded by mu). */
     bool pending, quit;
     const size_t *idx;

@@ -182,9 +182,9 @@ int cache_open(const char *path, const struct cache_key *k, struct dataset *ds, 
     void *map = MAP_FAILED;
     if (fstat(fd, &st) == 0 && st.st_size > 0)
         map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
     size_t len = (size_t)st.st_size, o[O_COUNT];
     if (map == MAP_FAILED || cache_check(map, len, k->h, o) < 0) {
+        close(fd);
         if (map != MAP_FAILED)
             munmap(map, len);
         note("%s is not a valid cache%s; rebuilding it", path, "");
@@ -197,6 +197,8 @@ int cache_open(const char *path, const struct cache_key *k, struct dataset *ds, 
     ds->map = map;
     ds->map_len = len;
     ds->mapped = true;
+    ds->fd = fd;
+    ds->base = p;
     ds->n = h[H_N];
     ds->n_x = h[H_NX];
     ds->n_y = h[H_NY];
@@ -355,9 +357,7 @@ void cache_out_abort(struct cache_out *o)
  * pages, which all belong to the map (a map covers whole pages). */
 static void release(const void *p, size_t n)
 {
-    static size_t page;
-    if (!page)
-        page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE); /* (called from the loader thread too) */
     uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
     uintptr_t b = ((uintptr_t)p + n + page - 1) & ~(uintptr_t)(page - 1);
     if (n)

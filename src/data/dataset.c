@@ -340,6 +340,22 @@ static void rows_key(struct cache_key *k, const struct csv_options *opt, const s
         cache_key_add(k, meta->classes[i], strlen(meta->classes[i]) + 1);
 }
 
+/* dataset_check_input over a mapped dataset, in chunks whose pages are
+ * dropped as it goes (a sweep would make the whole map resident). */
+static int check_input_mapped(const struct model *m, const struct dataset *ds,
+                              const size_t *features, struct diag *d)
+{
+    enum { ROWS = 1 << 14 };
+    for (size_t i = 0; i < ds->n; i += ROWS) {
+        size_t rows = ds->n - i < ROWS ? ds->n - i : ROWS;
+        if (dataset_check_input(m, ds->source, ds->first_line + i, ds->line ? ds->line + i : NULL,
+                                ds->x + i * ds->n_x, rows, features, d) < 0)
+            return -1;
+        cache_release_pages(ds);
+    }
+    return 0;
+}
+
 /* A scratch file next to the cache, unlinked at once (so never left
  * behind): the raw targets, weights and lines while the rows stream. */
 static FILE *side_file(const char *cpath, const char *tag)
@@ -514,10 +530,7 @@ static int load_checked(struct csv_reader *r, const char *path, const struct csv
                 meta->classes = classes;
                 meta->n_classes = n_classes;
             }
-            int rc = dataset_check_input(m, ds->source, ds->first_line, ds->line, ds->x, ds->n,
-                                         features, d);
-            cache_release_pages(ds);
-            return rc;
+            return check_input_mapped(m, ds, features, d);
         }
         free(ds->source);
         ds->source = NULL;
@@ -536,10 +549,7 @@ static int load_checked(struct csv_reader *r, const char *path, const struct csv
                 diag_at(d, ds->source, 0, 0, "the cache file just written is gone");
                 return -1;
             }
-            int rc = dataset_check_input(m, ds->source, ds->first_line, ds->line, ds->x, ds->n,
-                                         features, d);
-            cache_release_pages(ds);
-            return rc;
+            return check_input_mapped(m, ds, features, d);
         }
         if (got < 0) {
             free(cpath);
@@ -780,6 +790,8 @@ void dataset_split_tail(struct dataset *ds, size_t count, struct dataset *tail)
     tail->first_line = ds->first_line + keep;
     if (ds->mapped) { /* the tail of the map, not a copy */
         tail->mapped = true;
+        tail->fd = ds->fd;
+        tail->base = ds->base;
         tail->x = ds->x + keep * ds->n_x;
         tail->y = ds->y + keep * ds->n_y;
     } else {
@@ -811,7 +823,9 @@ void dataset_free(struct dataset *ds)
         free(ds->line);
     }
     free(ds->w);
-    if (ds->map)
+    if (ds->map) {
         munmap(ds->map, ds->map_len);
+        close(ds->fd);
+    }
     memset(ds, 0, sizeof *ds);
 }

@@ -26,6 +26,11 @@ struct dataset {
     void *map;
     size_t map_len;
     bool mapped;
+    /* With mapped: the cache file, open (the map's owner closes it), and
+     * the map's first byte: the loader preads rows (file offset = row
+     * address - base) so that training never makes the map resident. */
+    int fd;
+    const unsigned char *base;
 };
 
 /* The file line of sample i, for messages. */
