@@ -51,6 +51,17 @@ static const struct layer_ops *find_layer_type(const struct spec_node *key, stru
 
 /* ---- layer lists -------------------------------------------------------- */
 
+/* Far more than any Keras model has; bounds the time the name checks take
+ * (quadratic in the count) whatever the file holds. */
+enum { MAX_LAYERS = 10000 };
+
+static int check_layer_count(const struct spec_node *layers, struct diag *d)
+{
+    if (layers->n > MAX_LAYERS)
+        return spec_error(layers, d, "%zu layers (nnc takes at most %d)", layers->n, MAX_LAYERS);
+    return 0;
+}
+
 struct layer_list {
     struct layer *items;
     size_t n, cap;
@@ -299,6 +310,8 @@ static int load_nnc(struct model *m, struct model_file *mf, const struct spec_no
         return spec_error(root, d, "the model file has no 'layers:' list");
     if (layers->kind != SPEC_SEQ)
         return spec_error(layers, d, "'layers' must be a list");
+    if (check_layer_count(layers, d) < 0)
+        return -1;
     struct layer_list ll = {0};
     for (size_t i = 0; i < layers->n; i++)
         if (parse_nnc_layer(layers->items[i], list_push(&ll), d) < 0) {
@@ -352,6 +365,8 @@ static int load_keras_topology(struct model *m, const struct spec_node *topo, st
     }
     if (!layers || layers->kind != SPEC_SEQ)
         return spec_error(config ? config : topo, d, "the Sequential config has no layer list");
+    if (check_layer_count(layers, d) < 0)
+        return -1;
     m->name = xstrdup(name);
     struct layer_list ll = {0};
     for (size_t i = 0; i < layers->n; i++)

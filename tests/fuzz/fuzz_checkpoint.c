@@ -51,16 +51,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *dir = fuzz_path(3, "ckpt");
     if (mkdir(dir, 0700) < 0 && access(dir, W_OK) < 0)
         fuzz_die(dir);
-    const uint8_t *end = data + size, *w = fuzz_find(data, size, SEP_WEIGHTS), *o = NULL;
-    if (w)
-        o = fuzz_find(w, (size_t)(end - w), SEP_OPTIMIZER);
+    /* The optimizer marker is looked for after the weights marker. */
+    const uint8_t *end = data + size, *w = fuzz_find(data, size, SEP_WEIGHTS);
     const uint8_t *json_end = w ? w : end, *w_start = NULL, *w_end = NULL, *o_start = NULL;
     if (w) {
         w_start = w + strlen(SEP_WEIGHTS);
+        const uint8_t *o = fuzz_find(w_start, (size_t)(end - w_start), SEP_OPTIMIZER);
         w_end = o ? o : end;
+        if (o)
+            o_start = o + strlen(SEP_OPTIMIZER);
     }
-    if (o)
-        o_start = o + strlen(SEP_OPTIMIZER);
     put_part(0, "ckpt/model.json", data, (size_t)(json_end - data));
     put_part(1, "ckpt/weights.bin", w_start, w_start ? (size_t)(w_end - w_start) : 0);
     put_part(2, "ckpt/optimizer.bin", o_start, o_start ? (size_t)(end - o_start) : 0);
