@@ -67,8 +67,10 @@ static const struct cli_option options[] = {
      "print the results as JSON on stdout"},
     {"argmax", 0, OPT_FLAG, CMD_PREDICT, OFF(argmax), 0, 0, 0, NULL,
      "print the class index (or the class name) instead of the outputs"},
-    {"format", 0, OPT_STRING, CMD_PREDICT, OFF(format), 0, 0, 0, "csv",
-     "output format (csv)"},
+    {"format", 0, OPT_STRING, CMD_PREDICT, OFF(format), 0, 0, 0, "csv|npy",
+     "output format: CSV lines, or one NPY array (float32; int64 with --argmax)"},
+    {"output", 'o', OPT_STRING, CMD_PREDICT, OFF(output), 0, 0, 0, "FILE",
+     "write the predictions to FILE, atomically (default: standard output)"},
     {"format", 0, OPT_STRING, CMD_HISTORY, OFF(format), 0, 0, 0, "table|csv|json",
      "output format (default: table)"},
     {"help", 'h', OPT_FLAG, ALL, OFF(help), 0, 0, 0, NULL, "show this help"},
@@ -197,8 +199,9 @@ int cli_parse(enum cli_cmd cmd, int argc, char **argv, struct cli_args *a, char 
         snprintf(err, err_size, "--shuffle: '%s' is not true, false or batch", a->shuffle);
         return -1;
     }
-    if (a->format && cmd == CMD_PREDICT && strcmp(a->format, "csv") != 0) {
-        snprintf(err, err_size, "--format: '%s' is not supported (csv)", a->format);
+    if (a->format && cmd == CMD_PREDICT && strcmp(a->format, "csv") != 0 &&
+        strcmp(a->format, "npy") != 0) {
+        snprintf(err, err_size, "--format: '%s' is not supported (csv, npy)", a->format);
         return -1;
     }
     if (a->format && cmd == CMD_HISTORY && strcmp(a->format, "table") != 0 &&
@@ -213,9 +216,9 @@ static const char *cmd_usage(enum cli_cmd c)
 {
     switch (c) {
     case CMD_SUMMARY: return "nnc summary MODEL\n  Print the Keras summary table of a model file or checkpoint.";
-    case CMD_TRAIN: return "nnc train MODEL DATA [options]\n  Fit the model on DATA (CSV) and write a checkpoint.";
-    case CMD_EVALUATE: return "nnc evaluate CHECKPOINT DATA [options]\n  Loss and metrics on held-out DATA (CSV).";
-    case CMD_PREDICT: return "nnc predict CHECKPOINT [DATA|-] [options]\n  Outputs as CSV, one row per input row (standard input when DATA is - or absent).";
+    case CMD_TRAIN: return "nnc train MODEL DATA... [options]\n  Fit the model on DATA (a CSV file; NPY or IDX features and targets; an NPZ) and write a checkpoint.";
+    case CMD_EVALUATE: return "nnc evaluate CHECKPOINT DATA... [options]\n  Loss and metrics on held-out DATA (as for train).";
+    case CMD_PREDICT: return "nnc predict CHECKPOINT [DATA|-] [options]\n  Outputs as CSV or NPY, one row per input row of DATA (CSV, NPY, NPZ or IDX; standard input when DATA is - or absent).";
     case CMD_HISTORY: return "nnc history CHECKPOINT [--format table|csv|json]\n  The per-epoch history (loss, metrics, val_*, lr, seconds) stored by nnc train.";
     case CMD_PLOT: return "nnc plot CHECKPOINT [-o FILE.svg]\n  The history's loss and metric curves, train vs validation, as an SVG.";
     }
@@ -244,12 +247,13 @@ void cli_print_usage(FILE *out)
 {
     fputs("usage: nnc COMMAND [options]\n\n"
           "commands:\n"
-          "  summary  MODEL                 print the Keras summary table\n"
-          "  train    MODEL DATA [options]  fit; writes a checkpoint\n"
-          "  evaluate CHECKPOINT DATA       loss and metrics on held-out data\n"
-          "  predict  CHECKPOINT [DATA|-]   outputs, one row per input row, to stdout\n"
-          "  history  CHECKPOINT            the per-epoch history (table, csv, json)\n"
-          "  plot     CHECKPOINT -o F.svg   the loss and metric curves as an SVG\n\n"
+          "  summary  MODEL                    print the Keras summary table\n"
+          "  train    MODEL DATA... [options]  fit; writes a checkpoint\n"
+          "  evaluate CHECKPOINT DATA...       loss and metrics on held-out data\n"
+          "  predict  CHECKPOINT [DATA|-]      outputs, one row per input row, to stdout\n"
+          "  history  CHECKPOINT               the per-epoch history (table, csv, json)\n"
+          "  plot     CHECKPOINT -o F.svg      the loss and metric curves as an SVG\n\n"
+          "DATA: a CSV file; NPY or IDX files, features then targets; or an NPZ.\n"
           "nnc COMMAND --help lists a command's options; nnc --version prints the version.\n"
           "See man nnc.\n",
           out);

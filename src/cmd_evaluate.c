@@ -35,7 +35,8 @@ int cmd_evaluate(const struct cli_args *a)
         goto out;
     }
     if (data_conf_parse(mf.data, &dc, &d) < 0 ||
-        dataset_load_eval(a->positional[1], &dc, &m, &meta, &ds, &d) < 0)
+        dataset_load_eval_files(a->positional + 1, (size_t)a->n_positional - 1, &dc, &m, &meta,
+                                &ds, &d) < 0)
         goto out;
     size_t bs = a->batch_size_set ? (size_t)a->batch_size : 32;
     int verbose = a->verbose_set ? (int)a->verbose : 0;

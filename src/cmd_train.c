@@ -161,10 +161,12 @@ int cmd_train(const struct cli_args *a)
         goto out;
     }
 
-    if (dataset_load_train(data_path, &dc, &m, &train, &meta, &d) < 0)
+    if (dataset_load_train_files(a->positional + 1, (size_t)a->n_positional - 1, &dc, &m, &train,
+                                 &meta, &d) < 0)
         goto out;
     if (fc.validation_data) {
-        if (dataset_load_eval(fc.validation_data, &dc, &m, &meta, &val, &d) < 0)
+        const char *vp[1] = {fc.validation_data};
+        if (dataset_load_eval_files(vp, 1, &dc, &m, &meta, &val, &d) < 0)
             goto out;
         have_val = true;
     } else if (fc.validation_split > 0) {

@@ -103,8 +103,8 @@ static int read_all(struct csv_reader *r, size_t n_x, size_t n_t, float **x, flo
 /* Raw targets (n, n_t) -> what the loss wants (n, model_target_size):
  * class indices stay indices for sparse losses, become one-hot vectors for
  * categorical ones (Keras's to_categorical), and are checked against K. */
-static int convert_targets(const struct model *m, struct dataset *ds, const float *t, size_t n_t,
-                           bool is_class, size_t n_classes, struct diag *d)
+int dataset_convert_targets(const struct model *m, struct dataset *ds, const float *t, size_t n_t,
+                            bool is_class, size_t n_classes, struct diag *d)
 {
     size_t K = model_output_last_dim(m);
     size_t width = model_target_size(m);
@@ -219,7 +219,7 @@ static int load_rows(struct csv_reader *r, const struct model *m, struct dataset
     } else if (is_class) {
         n_classes = meta->n_classes;
     }
-    rc = convert_targets(m, ds, t, n_t, is_class, n_classes, d);
+    rc = dataset_convert_targets(m, ds, t, n_t, is_class, n_classes, d);
 out:
     free(x);
     free(t);
