@@ -7,15 +7,16 @@
  *     <float32 bytes>
  * (tests/fuzz/checkpoint.dict has the markers). The parts become a
  * checkpoint directory that goes the way of evaluate/predict/--resume
- * (model_load, weights, the "nnc" metadata, optimizer state) and of
- * `nnc history` and `nnc plot` (the stored history printed). */
+ * (model_load, weights, the "nnc" metadata, optimizer state; a small model
+ * is run on its weights) and of `nnc history` and `nnc plot` (the stored
+ * history printed). */
 #include "../../src/checkpoint.h"
 #include "../../src/cli.h"
 #include "../../src/commands.h"
 #include "../../src/model_file.h"
 #include "../../src/optim.h"
 #include "../../src/plot_svg.h"
-#include "fuzz.h"
+#include "fuzz_run.h"
 
 #define SEP_WEIGHTS "\n==> weights.bin <==\n"
 #define SEP_OPTIMIZER "\n==> optimizer.bin <==\n"
@@ -82,6 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = checkpoint_load_optimizer(&mf, state, n_state, &d);
         fuzz_note("optimizer", rc < 0 ? d.msg : rc == 0 ? "none" : NULL);
         free(state);
+        fuzz_run_model(&m, false); /* predict and a --resume step on these weights */
     }
     rc = checkpoint_load_meta(&mf, &meta, &d);
     fuzz_note("meta", rc < 0 ? d.msg : NULL);
