@@ -193,10 +193,11 @@ static int assemble_sequential(struct model *m, struct layer_list *ll, const str
     if (leading_input && first_real->has_input_shape &&
         !shape_equal(&first_real->input_shape, &first->input_shape))
         return spec_error(first_real->where, d, "input shape disagrees with the Input before it");
-    for (size_t i = (leading_input ? 2 : 1); i < ll->n; i++) {
+    for (size_t i = 1; i < ll->n; i++) {
         if (ll->items[i].ops == layer_find("InputLayer"))
             return spec_error(ll->items[i].where, d, "an Input can only come first");
-        if (ll->items[i].has_input_shape)
+        /* (the layer after a leading Input may repeat its shape: compared above) */
+        if (ll->items[i].has_input_shape && !(leading_input && i == 1))
             return spec_error(ll->items[i].where, d,
                               "only the first layer of a Sequential model takes an input shape");
     }
