@@ -41,6 +41,10 @@ enum data_format data_format_detect(const char *path)
         return DATA_NPZ;
     if (ends_with(path, ".csv") || ends_with(path, ".tsv") || ends_with(path, ".txt"))
         return DATA_CSV;
+    /* Only regular files are sniffed: reading a pipe would eat its start. */
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return idx_name(path) ? DATA_IDX : DATA_CSV;
     unsigned char m[8] = {0};
     FILE *f = fopen(path, "rb");
     size_t got = 0;
@@ -135,6 +139,14 @@ static uint64_t load(const unsigned char *p, size_t size, bool be)
     return v;
 }
 
+static bool host_big_endian(void)
+{
+    const uint16_t one = 1;
+    unsigned char first;
+    memcpy(&first, &one, 1);
+    return first == 0;
+}
+
 /* IEEE half -> float: normal (1024 + m) * 2^(e-25), subnormal m * 2^-24. */
 static float half_to_float(uint16_t h)
 {
@@ -208,6 +220,16 @@ static bool convert_run(const struct array *a, const unsigned char *p, size_t co
         }
         return true;
     case DT_F16: case DT_F32: case DT_F64:
+        if (a->dtype == DT_F32 && be == host_big_endian()) {
+            /* The common case: the bytes are the floats. */
+            memcpy(out, p, count * sizeof *out);
+            for (size_t i = 0; i < count; i++)
+                if (!isfinite(out[i])) {
+                    *bad = (struct bad_value){.why = BAD_NONFINITE, .at = i, .value = out[i]};
+                    return false;
+                }
+            return true;
+        }
         for (size_t i = 0; i < count; i++) {
             uint64_t raw = load(p + i * sz, sz, be);
             double v;

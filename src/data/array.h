@@ -39,8 +39,9 @@ struct array {
 enum data_format { DATA_CSV, DATA_NPY, DATA_NPZ, DATA_IDX };
 
 /* By extension (.npy, .npz, .csv/.tsv/.txt), then by the first bytes (NPY
- * magic, a zip, gzip or the IDX magic), then by an IDX-style name
- * ("...-idx3-ubyte", ".idx"); anything else, and "-", is CSV. */
+ * magic, a zip, gzip or the IDX magic) of a regular file (a pipe is not
+ * read), then by an IDX-style name ("...-idx3-ubyte", ".idx"); anything
+ * else, and "-", is CSV. */
 enum data_format data_format_detect(const char *path);
 
 /* Sets shape, rank, n and row_size, checking that the number of bytes the

@@ -85,9 +85,9 @@ static int check_input(const struct array *x, const struct model *m, struct diag
     }
     if (x->row_size != need) {
         char sb[96], mb[96];
-        diag_at(d, x->name, 0, 0, "samples of shape %s hold %zu values, the model's input %s "
+        diag_at(d, x->name, 0, 0, "samples of shape %s hold %zu value%s, the model's input %s "
                 "needs %zu", sample_shape(x, sb, sizeof sb), x->row_size,
-                shape_format(&m->nodes[0].out, mb, sizeof mb), need);
+                x->row_size == 1 ? "" : "s", shape_format(&m->nodes[0].out, mb, sizeof mb), need);
         return -1;
     }
     return 0;

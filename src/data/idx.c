@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 /* The 4-byte magic: type and rank. */
@@ -183,16 +184,19 @@ int idx_open(const char *path, struct array *a, struct diag *d)
 {
     memset(a, 0, sizeof *a);
     a->name = xstrdup(path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        diag_at(d, path, 0, 0, "cannot open: %s", strerror(errno));
-        array_free(a);
-        return -1;
+    /* A regular file is mapped unless gzipped; anything else (a pipe) is
+     * read through zlib's gz functions, which pass plain data through. */
+    struct stat st;
+    bool gz = true;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        FILE *f = fopen(path, "rb");
+        unsigned char m[2] = {0};
+        if (f) {
+            gz = fread(m, 1, 2, f) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+            fclose(f);
+        }
     }
-    unsigned char m[2] = {0};
-    size_t n = fread(m, 1, 2, f);
-    fclose(f);
-    int rc = n == 2 && m[0] == 0x1f && m[1] == 0x8b ? open_gz(a, d) : open_plain(a, d);
+    int rc = gz ? open_gz(a, d) : open_plain(a, d);
     if (rc < 0)
         array_free(a);
     return rc;
