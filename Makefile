@@ -50,6 +50,10 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPCFLAGS) -c $< -o $@
 
+# The recurrent gates' exp/sigmoid/tanh loops: GCC if-converts (and so
+# vectorizes) their selects only without trapping math; results are the same.
+$(BUILD)/src/layers/rnn_common.o: CFLAGS += -fno-trapping-math
+
 $(BUILD)/libnnc.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -1,6 +1,6 @@
-/* conv_micro: forward + backward time of the two convolutions of the
- * Fashion-MNIST CNN benchmark (Conv2D(32, 3, relu) on 28x28x1, and
- * Conv2D(64, 3, relu) on 13x13x32 after a 2x2 max-pool), at batch 128,
+/* conv_micro: forward + backward time of the two convolutions and the two
+ * max-pools of the Fashion-MNIST CNN benchmark (Conv2D(32, 3, relu) on
+ * 28x28x1, Conv2D(64, 3, relu) on 13x13x32 after a 2x2 max-pool), at batch 128,
  * calling the layers' forward and backward directly (no loss, no
  * optimizer). The first layer gets no dx (it is the model's input), the
  * second does, as in training.
@@ -117,5 +117,9 @@ int main(int argc, char **argv)
         "activation: relu, input_shape: [28, 28, 1]}\ncompile: {loss: mse}\n", false, repeats);
     run("Conv2D(64, 3, relu) 13x13x32, dx", "layers:\n  - Conv2D: {filters: 64, kernel_size: 3, "
         "activation: relu, input_shape: [13, 13, 32]}\ncompile: {loss: mse}\n", true, repeats);
+    run("MaxPooling2D(2) 26x26x32, dx", "layers:\n  - MaxPooling2D: {pool_size: 2, "
+        "input_shape: [26, 26, 32]}\ncompile: {loss: mse}\n", true, repeats);
+    run("MaxPooling2D(2) 11x11x64, dx", "layers:\n  - MaxPooling2D: {pool_size: 2, "
+        "input_shape: [11, 11, 64]}\ncompile: {loss: mse}\n", true, repeats);
     return 0;
 }

@@ -14,7 +14,7 @@
 #include "model.h"
 #include "spec.h"
 
-#define FIT_MAX_LOGS (2 * (1 + MODEL_MAX_METRICS) + 2)
+#define FIT_MAX_LOGS (2 * MODEL_MAX_VALUES + 2)
 
 /* Saves the model being trained to a checkpoint directory (cmd_train wraps
  * checkpoint_save). weights_only: Keras's save_weights; nnc writes the same

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -162,8 +163,12 @@ static void write_topology(struct json *j, const struct model *m)
 {
     json_object_begin(j);
     json_key(j, "class_name");
-    json_string(j, "Sequential");
+    json_string(j, m->sequential ? "Sequential" : "Functional");
     json_key(j, "config");
+    if (!m->sequential) {
+        model_functional_to_json(m, j);
+        goto versions;
+    }
     json_object_begin(j);
     json_key(j, "name");
     json_string(j, m->name);
@@ -175,6 +180,7 @@ static void write_topology(struct json *j, const struct model *m)
         layer_to_json(&m->layers[i], i == 1, j);
     json_array_end(j);
     json_object_end(j);
+versions:
     json_key(j, "keras_version");
     json_string(j, TFJS_KERAS_VERSION);
     json_key(j, "backend");
@@ -189,38 +195,104 @@ static void write_topology(struct json *j, const struct model *m)
  * under their tfjs names and metrics tfjs lacks are left out
  * (loss_tfjs_name, metric_tfjs_name). The loss is always a plain name:
  * tfjs fails on a Keras loss object ({class_name, config}). */
-static void write_training_config(struct json *j, const struct model *m)
+static void write_tfjs_metrics(struct json *j, const struct output_compile *oc)
 {
-    json_object_begin(j);
-    json_key(j, "loss");
-    json_string(j, loss_tfjs_name(&m->compile.loss));
-    json_key(j, "metrics");
     json_array_begin(j);
-    for (size_t i = 0; i < m->compile.n_metrics; i++) {
-        const char *name = metric_tfjs_name(&m->compile.metrics[i], &m->compile.loss);
+    for (size_t i = 0; i < oc->n_metrics; i++) {
+        const char *name = metric_tfjs_name(&oc->metrics[i], &oc->loss);
         if (name)
             json_string(j, name);
     }
     json_array_end(j);
+}
+
+/* Several outputs: the loss and the metrics as maps by output name (tfjs
+ * compiles those; it refuses loss_weights, which only the compile key
+ * below carries). */
+static void write_training_config(struct json *j, const struct model *m)
+{
+    bool several = m->n_outputs > 1;
+    json_object_begin(j);
+    json_key(j, "loss");
+    if (several)
+        json_object_begin(j);
+    for (size_t k = 0; k < m->n_outputs; k++) {
+        if (several)
+            json_key(j, m->outputs[k]->layer->name);
+        json_string(j, loss_tfjs_name(&m->compile.out[k].loss));
+    }
+    if (several)
+        json_object_end(j);
+    json_key(j, "metrics");
+    if (several) {
+        json_object_begin(j);
+        for (size_t k = 0; k < m->n_outputs; k++) {
+            json_key(j, m->outputs[k]->layer->name);
+            write_tfjs_metrics(j, &m->compile.out[k]);
+        }
+        json_object_end(j);
+    } else {
+        write_tfjs_metrics(j, &m->compile.out[0]);
+    }
     json_key(j, "optimizer_config");
     optim_to_tfjs_json(&m->compile.optimizer, j);
     json_object_end(j);
 }
 
+/* Whether tfjs can compile every output's loss. */
+static bool tfjs_has_losses(const struct model *m)
+{
+    for (size_t k = 0; k < m->n_outputs; k++)
+        if (!loss_tfjs_name(&m->compile.out[k].loss))
+            return false;
+    return true;
+}
+
+static void write_metrics(struct json *j, const struct output_compile *oc)
+{
+    json_array_begin(j);
+    for (size_t i = 0; i < oc->n_metrics; i++)
+        metric_to_json(&oc->metrics[i], j);
+    json_array_end(j);
+}
+
 /* The exact compile settings for nnc (model_file.c prefers a top-level
- * compile: to trainingConfig; tfjs ignores the key). */
+ * compile: to trainingConfig; tfjs ignores the key): with several outputs
+ * the loss, loss_weights and metrics as maps by output name. */
 static void write_compile(struct json *j, const struct model *m)
 {
+    bool several = m->n_outputs > 1;
     json_object_begin(j);
     json_key(j, "optimizer");
     optim_to_json(&m->compile.optimizer, j);
     json_key(j, "loss");
-    loss_to_json(&m->compile.loss, j);
+    if (!several) {
+        loss_to_json(&m->compile.out[0].loss, j);
+        json_key(j, "metrics");
+        write_metrics(j, &m->compile.out[0]);
+        json_object_end(j);
+        return;
+    }
+    json_object_begin(j);
+    for (size_t k = 0; k < m->n_outputs; k++) {
+        json_key(j, m->outputs[k]->layer->name);
+        loss_to_json(&m->compile.out[k].loss, j);
+    }
+    json_object_end(j);
+    json_key(j, "loss_weights");
+    json_object_begin(j);
+    for (size_t k = 0; k < m->n_outputs; k++) {
+        json_key(j, m->outputs[k]->layer->name);
+        json_double(j, m->compile.out[k].loss_weight);
+    }
+    json_object_end(j);
     json_key(j, "metrics");
-    json_array_begin(j);
-    for (size_t i = 0; i < m->compile.n_metrics; i++)
-        metric_to_json(&m->compile.metrics[i], j);
-    json_array_end(j);
+    json_object_begin(j);
+    for (size_t k = 0; k < m->n_outputs; k++) {
+        json_key(j, m->outputs[k]->layer->name);
+        write_metrics(j, &m->compile.out[k]);
+    }
+    json_object_end(j);
     json_object_end(j);
 }
 
@@ -330,6 +402,20 @@ static void write_nnc(struct json *j, const struct ckpt_meta *meta, bool has_sta
         json_strings(j, meta->feature_names, meta->n_features);
         json_key(j, "target_cols");
         json_sizes(j, meta->target_cols, meta->n_target);
+        if (meta->n_target_groups) {
+            json_key(j, "target_groups");
+            json_sizes(j, meta->target_groups, meta->n_target_groups);
+        }
+        json_key(j, "na_value");
+        if (meta->has_na)
+            json_double(j, meta->na_value);
+        else
+            json_null(j);
+        json_key(j, "comment");
+        if (meta->comment)
+            json_string(j, meta->comment);
+        else
+            json_null(j);
         json_object_end(j);
     }
     json_key(j, "history");
@@ -360,7 +446,7 @@ static void write_model_json(FILE *f, const struct model *m, const struct ckpt_m
     if (m->compile.given) {
         /* A loss tfjs lacks (huber): no training config, so tfjs still loads
          * the model (uncompiled); nnc reads "compile". */
-        if (loss_tfjs_name(&m->compile.loss)) {
+        if (tfjs_has_losses(m)) {
             json_key(&j, "trainingConfig");
             write_training_config(&j, m);
         }
@@ -505,10 +591,6 @@ static int write_all(const char *tmp, const char *target, const struct model *m,
 int checkpoint_save(const char *dir, const struct model *m, const struct ckpt_meta *meta,
                     const float *opt_state, size_t n_state, struct diag *d)
 {
-    if (!m->sequential) {
-        diag_at(d, dir, 0, 0, "checkpoints of functional models are not supported by nnc yet");
-        return -1;
-    }
     NNC_ASSERT((m->w || m->n_weights == 0) && (n_state == 0 || opt_state));
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/')
@@ -1080,12 +1162,28 @@ static int read_cols(const struct spec_node *n, size_t n_columns, size_t **out, 
 
 static int read_data(const struct spec_node *n, struct ckpt_meta *meta, struct diag *d)
 {
-    static const char *const keys[] = {"n_columns", "feature_cols", "feature_names",
-                                       "target_cols"};
+    static const char *const keys[] = {"n_columns", "feature_cols",  "feature_names", "target_cols",
+                                       "na_value",  "comment",       "target_groups"};
     if (spec_is_null(n))
         return 0;
-    if (spec_check_keys(n, keys, 4, "the checkpoint's data mapping", d) < 0)
+    if (spec_check_keys(n, keys, 7, "the checkpoint's data mapping", d) < 0)
         return -1;
+    const struct spec_node *na = spec_get(n, "na_value"), *cm = spec_get(n, "comment");
+    if (na && !spec_is_null(na)) {
+        double v;
+        if (spec_double(na, &v, d) < 0)
+            return -1;
+        if (fabs(v) > FLT_MAX)
+            return spec_error(na, d, "na_value %g is out of range for float32", v);
+        meta->has_na = true;
+        meta->na_value = (float)v;
+    }
+    if (cm && !spec_is_null(cm)) {
+        const char *s;
+        if (spec_string(cm, &s, d) < 0)
+            return -1;
+        meta->comment = xstrdup(s);
+    }
     const struct spec_node *nc = spec_get(n, "n_columns");
     if (!nc)
         return spec_error(n, d, "the data mapping has no n_columns");
@@ -1098,6 +1196,22 @@ static int read_data(const struct spec_node *n, struct ckpt_meta *meta, struct d
         read_cols(spec_get(n, "target_cols"), meta->n_columns, &meta->target_cols,
                   &meta->n_target, d) < 0)
         return -1;
+    const struct spec_node *tg = spec_get(n, "target_groups");
+    if (tg && !spec_is_null(tg)) {
+        if (tg->kind != SPEC_SEQ || tg->n == 0 || tg->n > MODEL_MAX_IO)
+            return spec_error(tg, d, "target_groups: a list of 1 to %d column counts",
+                              MODEL_MAX_IO);
+        size_t sum = 0;
+        for (size_t i = 0; i < tg->n; i++) {
+            if (read_size(tg->items[i], &meta->target_groups[i], d) < 0)
+                return -1;
+            sum += meta->target_groups[i];
+        }
+        if (sum != meta->n_target)
+            return spec_error(tg, d, "target_groups count %zu columns, target_cols has %zu", sum,
+                              meta->n_target);
+        meta->n_target_groups = tg->n;
+    }
     const struct spec_node *fn = spec_get(n, "feature_names");
     size_t n_names;
     if (read_strings(fn, &meta->feature_names, &n_names, d) < 0)
@@ -1218,6 +1332,7 @@ void ckpt_meta_free(struct ckpt_meta *meta)
     free_strings(meta->feature_names, meta->n_features);
     free(meta->feature_cols);
     free(meta->target_cols);
+    free(meta->comment);
     history_free(&meta->history);
     memset(meta, 0, sizeof *meta);
 }

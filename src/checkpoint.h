@@ -33,6 +33,13 @@ struct ckpt_meta {
     size_t n_columns;            /* columns of the training CSV */
     size_t n_target;
     size_t *target_cols;
+    /* Several outputs: target_cols holds each output's columns, output
+     * after output, n_target_groups (= the outputs) counts of them. */
+    size_t n_target_groups;
+    size_t target_groups[MODEL_MAX_IO];
+    bool has_na;                 /* the training data section's na_value, */
+    float na_value;              /* which evaluate and predict apply too */
+    char *comment;               /* its comment marker, or NULL */
     long epoch;                  /* epochs completed */
     long iterations;             /* optimizer steps taken */
     bool has_rng;                /* rng: the generator's state after the fit, */

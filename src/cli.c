@@ -13,7 +13,8 @@
 
 #include "spec.h"
 
-enum opt_type { OPT_FLAG, OPT_LONG, OPT_DOUBLE, OPT_STRING };
+enum opt_type { OPT_FLAG, OPT_LONG, OPT_DOUBLE, OPT_STRING,
+                OPT_LIST /* repeatable: values into a struct cli_list */ };
 
 struct cli_option {
     const char *name;     /* long name without "--" */
@@ -73,6 +74,12 @@ static const struct cli_option options[] = {
      "write the predictions to FILE, atomically (default: standard output)"},
     {"format", 0, OPT_STRING, CMD_HISTORY, OFF(format), 0, 0, 0, "table|csv|json",
      "output format (default: table)"},
+    {"input", 0, OPT_LIST, CMD_TRAIN | CMD_EVALUATE | CMD_PREDICT, OFF(inputs), 0, 0, 0,
+     "NAME=FILE", "the data of the model input NAME (repeat for each input; instead of DATA)"},
+    {"target", 0, OPT_LIST, CMD_TRAIN | CMD_EVALUATE, OFF(targets), 0, 0, 0, "NAME=FILE",
+     "the targets of the model output NAME (repeat for each output)"},
+    {"only", 0, OPT_STRING, CMD_PREDICT, OFF(only), 0, 0, 0, "NAME",
+     "write the model output NAME only (of several)"},
     {"help", 'h', OPT_FLAG, ALL, OFF(help), 0, 0, 0, NULL, "show this help"},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -101,6 +108,20 @@ static int set_value(const struct cli_option *o, const char *v, struct cli_args 
     case OPT_STRING:
         *(const char **)p = v;
         break;
+    case OPT_LIST: {
+        struct cli_list *l = (struct cli_list *)p;
+        if (l->n == CLI_MAX_LIST) {
+            snprintf(err, err_size, "--%s: at most %d times", o->name, CLI_MAX_LIST);
+            return -1;
+        }
+        const char *eq = strchr(v, '=');
+        if (!eq || eq == v || !eq[1]) {
+            snprintf(err, err_size, "--%s: '%s' is not NAME=FILE", o->name, v);
+            return -1;
+        }
+        l->item[l->n++] = v;
+        break;
+    }
     case OPT_LONG: {
         long n;
         if (!parse_long(v, &n) || n < o->min || n > o->max) {
@@ -216,8 +237,8 @@ static const char *cmd_usage(enum cli_cmd c)
 {
     switch (c) {
     case CMD_SUMMARY: return "nnc summary MODEL\n  Print the Keras summary table of a model file or checkpoint.";
-    case CMD_TRAIN: return "nnc train MODEL DATA... [options]\n  Fit the model on DATA (a CSV file; NPY or IDX features and targets; an NPZ) and write a checkpoint.";
-    case CMD_EVALUATE: return "nnc evaluate CHECKPOINT DATA... [options]\n  Loss and metrics on held-out DATA (as for train).";
+    case CMD_TRAIN: return "nnc train MODEL DATA... [options]\n  Fit the model on DATA (a CSV file; NPY or IDX features and targets; an NPZ), or on --input/--target files, and write a checkpoint.";
+    case CMD_EVALUATE: return "nnc evaluate CHECKPOINT DATA... [options]\n  Loss and metrics on held-out DATA, or --input/--target files (as for train).";
     case CMD_PREDICT: return "nnc predict CHECKPOINT [DATA|-] [options]\n  Outputs as CSV or NPY, one row per input row of DATA (CSV, NPY, NPZ or IDX; standard input when DATA is - or absent).";
     case CMD_HISTORY: return "nnc history CHECKPOINT [--format table|csv|json]\n  The per-epoch history (loss, metrics, val_*, lr, seconds) stored by nnc train.";
     case CMD_PLOT: return "nnc plot CHECKPOINT [-o FILE.svg]\n  The history's loss and metric curves, train vs validation, as an SVG.";

@@ -9,6 +9,13 @@
 enum cli_cmd { CMD_SUMMARY = 1, CMD_TRAIN = 2, CMD_EVALUATE = 4, CMD_PREDICT = 8,
                CMD_HISTORY = 16, CMD_PLOT = 32 };
 
+/* A repeatable option's values, in command-line order ("NAME=FILE"). */
+#define CLI_MAX_LIST 32
+struct cli_list {
+    int n;
+    const char *item[CLI_MAX_LIST];
+};
+
 struct cli_args {
     enum cli_cmd cmd;
     const char *positional[64];
@@ -32,6 +39,8 @@ struct cli_args {
     bool argmax;
     const char *format;
     const char *plot;      /* train --plot FILE.svg */
+    struct cli_list inputs, targets; /* --input NAME=FILE, --target NAME=FILE */
+    const char *only;      /* predict --only NAME */
     bool help;
 };
 

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "data/dataset.h"
+#include "stateful.h"
 #include "train.h"
 
 int load_trained(const char *path, struct model *m, struct model_file *mf,
@@ -17,6 +18,28 @@ int load_trained(const char *path, struct model *m, struct model_file *mf,
         return -1;
     }
     return 0;
+}
+
+int load_data(const struct cli_args *a, bool train, const struct data_conf *dc,
+              const struct model *m, struct ckpt_meta *meta, struct dataset *ds, struct diag *d)
+{
+    const char *const *paths = (const char *const *)a->positional + 1;
+    size_t n_paths = (size_t)a->n_positional - 1;
+    bool named = a->inputs.n || a->targets.n;
+    if (named && n_paths) {
+        diag_set(d, "give the data as DATA or with --input/--target, not both");
+        return -2;
+    }
+    if (!named && !n_paths) {
+        diag_set(d, "%s: no data: give DATA, or --input NAME=FILE and --target NAME=FILE",
+                 train ? "train" : "evaluate");
+        return -2;
+    }
+    if (named)
+        return dataset_load_named(m, a->inputs.item, (size_t)a->inputs.n, a->targets.item,
+                                  (size_t)a->targets.n, dc, meta, ds, d);
+    return train ? dataset_load_train_files(paths, n_paths, dc, m, ds, meta, d)
+                 : dataset_load_eval_files(paths, n_paths, dc, m, meta, ds, d);
 }
 
 int cmd_evaluate(const struct cli_args *a)
@@ -34,16 +57,23 @@ int cmd_evaluate(const struct cli_args *a)
         diag_at(&d, mf.path, 0, 0, "no training config: nothing says which loss to evaluate");
         goto out;
     }
-    if (data_conf_parse(mf.data, &dc, &d) < 0 ||
-        dataset_load_eval_files(a->positional + 1, (size_t)a->n_positional - 1, &dc, &m, &meta,
-                                &ds, &d) < 0)
+    if (data_conf_parse(mf.data, &dc, &d) < 0)
         goto out;
-    size_t bs = a->batch_size_set ? (size_t)a->batch_size : 32;
+    int rc = load_data(a, false, &dc, &m, &meta, &ds, &d);
+    if (rc == -2)
+        status = 2;
+    if (rc < 0)
+        goto out;
+    long sbs = stateful_batch_size(&m, a->batch_size_set,
+                                   a->batch_size_set ? a->batch_size : 32, &d);
+    if (sbs < 0)
+        goto out;
+    size_t bs = (size_t)sbs;
     int verbose = a->verbose_set ? (int)a->verbose : 0;
-    double values[1 + MODEL_MAX_METRICS];
+    double values[MODEL_MAX_VALUES];
     train_evaluate(&m, &ds, bs, verbose, values);
-    const char *names[1 + MODEL_MAX_METRICS];
-    char storage[1 + MODEL_MAX_METRICS][80];
+    const char *names[MODEL_MAX_VALUES];
+    char storage[MODEL_MAX_VALUES][80];
     size_t n = train_value_names(&m, names, "", storage);
     if (a->json) {
         struct json j;

@@ -161,9 +161,13 @@ int cmd_train(const struct cli_args *a)
         goto out;
     }
 
-    if (dataset_load_train_files(a->positional + 1, (size_t)a->n_positional - 1, &dc, &m, &train,
-                                 &meta, &d) < 0)
+    int rc = load_data(a, true, &dc, &m, &meta, &train, &d);
+    if (rc == -2)
+        status = 2;
+    if (rc < 0)
         goto out;
+    if (!data_path)
+        data_path = train.source;
     if (fc.validation_data) {
         const char *vp[1] = {fc.validation_data};
         if (dataset_load_eval_files(vp, 1, &dc, &m, &meta, &val, &d) < 0)
@@ -184,6 +188,11 @@ int cmd_train(const struct cli_args *a)
     /* class_weight weighs the training samples only (Keras's validation
      * goes through evaluate, which has no class_weight). */
     size_t K = model_output_last_dim(&m);
+    if (fc.class_weight && m.n_outputs > 1) {
+        spec_error(fc.class_weight, &d, "class_weight is only supported for a model with one "
+                   "output (as in Keras)");
+        goto out;
+    }
     if (fit_apply_class_weight(fc.class_weight, &meta, K > 1 ? K : 2, &train, &d) < 0)
         goto out;
 

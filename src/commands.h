@@ -26,6 +26,14 @@ int report(const struct diag *d);
 /* Loads a checkpoint (or a model.json with weights) ready to run. */
 int load_trained(const char *path, struct model *m, struct model_file *mf,
                  struct ckpt_meta *meta, struct diag *d);
+struct data_conf;
+struct dataset;
+/* The data of train (meta receives the training data's mapping) and
+ * evaluate (meta holds it): the DATA arguments after the model, or
+ * --input NAME=FILE / --target NAME=FILE. Returns 0, -1 on a data error,
+ * -2 on a usage error (both or neither given); d holds the message. */
+int load_data(const struct cli_args *a, bool train, const struct data_conf *dc,
+              const struct model *m, struct ckpt_meta *meta, struct dataset *ds, struct diag *d);
 /* Loads a checkpoint's model and meta (not its weights); an empty history
  * is an error. */
 int load_history(const char *path, struct model *m, struct model_file *mf,

@@ -202,7 +202,7 @@ int fit_apply_class_weight(const struct spec_node *cw, const struct ckpt_meta *m
         } else if (y[0] == floorf(y[0]) && y[0] >= 0 && y[0] < (float)n_classes) {
             c = (size_t)y[0];
         } else {
-            diag_at(d, ds->source, ds->first_line + i, 0,
+            diag_at(d, ds->source, dataset_line(ds, i), 0,
                     "class_weight: target %g is not a class index in [0, %zu)", (double)y[0],
                     n_classes);
             goto out;
@@ -212,7 +212,7 @@ int fit_apply_class_weight(const struct spec_node *cw, const struct ckpt_meta *m
             snprintf(name, sizeof name, "%zu", c);
             spec_error(cw, d, "class_weight has no weight for class '%s' (%s line %zu)",
                        meta->n_classes ? meta->classes[c] : name, ds->source,
-                       ds->first_line + i);
+                       dataset_line(ds, i));
             goto out;
         }
         ds->w[i] *= (float)weight[c];

@@ -74,6 +74,9 @@ static int parse_common(struct layer *l, const char *key, const struct spec_node
         const char *s;
         if (spec_is_null(v))
             return 0;
+        /* Keras 3 writes a policy: {class_name: DTypePolicy, config: {name: float32}}. */
+        if (v->kind == SPEC_MAP && spec_get(v, "config"))
+            v = spec_get(spec_get(v, "config"), "name");
         if (spec_string(v, &s, d) < 0)
             return -1;
         if (strcmp(s, "float32") != 0)
@@ -191,9 +194,17 @@ static int parse_arg(struct layer *l, const struct arg_def *a, const struct spec
         }
         return spec_double(v, (double *)p, d);
     case ARG_BOOL:
+        if ((a->flags & ARG_NULLABLE) && spec_is_null(v)) {
+            *(bool *)p = false;
+            return 0;
+        }
         return spec_bool(v, (bool *)p, d);
     case ARG_CHOICE: {
         const char *s;
+        if ((a->flags & ARG_NULLABLE) && spec_is_null(v)) {
+            *(const char **)p = NULL;
+            return 0;
+        }
         if (spec_string(v, &s, d) < 0)
             return -1;
         for (const char *const *c = a->choices; *c; c++)
@@ -263,6 +274,19 @@ static int parse_arg(struct layer *l, const struct arg_def *a, const struct spec
             return 0;
         return spec_error(v, d, "argument '%s' of %s is not supported by nnc yet", a->name,
                           l->ops->class_name);
+    case ARG_LAYER: {
+        struct layer **nested = p, *parsed = NULL;
+        if ((a->flags & ARG_NULLABLE) && spec_is_null(v))
+            parsed = NULL;
+        else if (layer_parse_nested(v, &parsed, d) < 0)
+            return -1;
+        if (*nested) {
+            layer_free(*nested);
+            free(*nested);
+        }
+        *nested = parsed;
+        return 0;
+    }
     case ARG_FLOATS: {
         struct float_list *f = p;
         free(f->v);
@@ -292,7 +316,66 @@ static bool is_integer(const struct spec_node *n)
     return n->kind == SPEC_SCALAR && !n->quoted && parse_long(n->str, &v);
 }
 
+/* Recurrent layers' legacy input_length + input_dim ≡ input_shape
+ * [input_length, input_dim] (keras/layers/rnn/base_rnn.py, used when
+ * input_shape is absent; nnc checks that they agree when both are given).
+ * Either alone would leave a dimension None, which nnc does not support. */
+static int legacy_sequence_shape(struct layer *l, struct shape *from_dim, bool has_dim,
+                                 const struct spec_node *where, struct diag *d)
+{
+    const long *len = NULL;
+    for (size_t k = 0; k < l->ops->n_args; k++)
+        if (l->ops->args[k].flags & ARG_INPUT_LENGTH)
+            len = (const long *)((const char *)l->conf + l->ops->args[k].offset);
+    if (!len || (*len == ARG_NULL_INT && !has_dim))
+        return 0;
+    if (*len != ARG_NULL_INT && (*len <= 0 || *len > (1L << 31)))
+        return spec_error(where, d, "input_length must be a positive integer, found %ld", *len);
+    const struct shape *given = l->has_input_shape ? &l->input_shape : NULL;
+    size_t steps = *len != ARG_NULL_INT ? (size_t)*len : given ? given->dim[0] : 0;
+    if (given && (given->rank != 2 || given->dim[0] != steps ||
+                  (has_dim && given->dim[1] != from_dim->dim[0])))
+        return spec_error(where, d, "input_length / input_dim disagree with input_shape");
+    if (given) {
+        *from_dim = *given;
+        return 0;
+    }
+    if (!has_dim)
+        return spec_error(where, d, "%s: input_length needs input_dim (or give input_shape: "
+                          "[steps, features])", l->ops->class_name);
+    if (!steps)
+        return spec_error(where, d, "%s: input_dim needs input_length (variable-length sequences "
+                          "are not supported; or give input_shape: [steps, features])",
+                          l->ops->class_name);
+    *from_dim = (struct shape){2, {steps, from_dim->dim[0]}};
+    l->has_input_shape = true;
+    l->input_shape = *from_dim;
+    return 0;
+}
+
 static bool arg_is_set_required(const struct arg_def *a) { return a->flags & ARG_REQUIRED; }
+
+/* A wrapper's shorthand: in {TimeDistributed: {Dense: 8}} the one-key map
+ * {Dense: 8} is its first argument, the nested layer (class names are
+ * CamelCase, Keras arguments snake_case). Returns 1 when key was that, 0
+ * when it is not (an unknown argument), -1 on error. */
+static int parse_shorthand(struct layer *l, struct spec_node *key, struct spec_node *v,
+                           bool *given, struct diag *d)
+{
+    const struct layer_ops *ops = l->ops;
+    if (!ops->n_args || ops->args[0].type != ARG_LAYER || given[0] || key->str[0] < 'A' ||
+        key->str[0] > 'Z')
+        return 0;
+    struct spec_node entry = *key;
+    entry.kind = SPEC_MAP;
+    entry.n = 1;
+    entry.keys = &key;
+    entry.items = &v;
+    if (parse_arg(l, &ops->args[0], &entry, d) < 0)
+        return -1;
+    given[0] = true;
+    return 1;
+}
 
 int layer_parse(struct layer *l, const struct layer_ops *ops, const struct spec_node *value,
                 const struct spec_node *where, const char *const *extra_keys, size_t n_extra,
@@ -320,16 +403,24 @@ int layer_parse(struct layer *l, const struct layer_ops *ops, const struct spec_
                 ;
             if (k < n_extra)
                 continue;
-            for (k = 0; k < N_COMMON && strcmp(key, common_keys[k]); k++)
+            /* The layer's own arguments first: Embedding's input_dim is the
+             * vocabulary size, not the common input_dim. */
+            for (k = 0; k < ops->n_args && strcmp(key, ops->args[k].name); k++)
                 ;
-            if (k < N_COMMON) {
+            size_t c;
+            for (c = 0; k == ops->n_args && c < N_COMMON && strcmp(key, common_keys[c]); c++)
+                ;
+            if (k == ops->n_args && c < N_COMMON) {
                 if (parse_common(l, key, v, &from_dim, &has_dim, d) < 0)
                     return -1;
                 continue;
             }
-            for (k = 0; k < ops->n_args && strcmp(key, ops->args[k].name); k++)
-                ;
             if (k == ops->n_args) {
+                int rc = parse_shorthand(l, value->keys[i], value->items[i], given, d);
+                if (rc < 0)
+                    return -1;
+                if (rc > 0)
+                    continue;
                 const char *names[64];
                 size_t n = 0;
                 for (size_t j = 0; j < ops->n_args && n < 64; j++)
@@ -390,6 +481,8 @@ int layer_parse(struct layer *l, const struct layer_ops *ops, const struct spec_
         if (arg_is_set_required(&ops->args[k]) && !given[k])
             return spec_error(where, d, "%s needs argument '%s'", ops->class_name,
                               ops->args[k].name);
+    if (legacy_sequence_shape(l, &from_dim, has_dim, where, d) < 0)
+        return -1;
     if (has_dim) {
         /* Keras: input_dim is used only when input_shape is absent. */
         if (l->has_input_shape && !shape_equal(&from_dim, &l->input_shape))
@@ -406,9 +499,15 @@ void layer_free(struct layer *l)
 {
     if (!l)
         return;
-    for (size_t k = 0; l->conf && k < l->ops->n_args; k++)
+    for (size_t k = 0; l->conf && k < l->ops->n_args; k++) {
+        void *p = (char *)l->conf + l->ops->args[k].offset;
         if (l->ops->args[k].type == ARG_FLOATS)
-            free(((struct float_list *)((char *)l->conf + l->ops->args[k].offset))->v);
+            free(((struct float_list *)p)->v);
+        if (l->ops->args[k].type == ARG_LAYER && *(struct layer **)p) {
+            layer_free(*(struct layer **)p);
+            free(*(struct layer **)p);
+        }
+    }
     free(l->name);
     free(l->conf);
     memset(l, 0, sizeof *l);
@@ -460,6 +559,12 @@ int layer_check_spatial_rank(const struct layer *l, const struct shape *in, int 
                       shape_format(in, buf, sizeof buf));
 }
 
+enum mask_mode layer_mask_keep(const struct layer *l)
+{
+    (void)l;
+    return MASK_KEEP;
+}
+
 const struct regularizer *layer_activity_regularizer(const struct layer *l)
 {
     if (l->ops->activity)
@@ -496,13 +601,22 @@ static void write_arg(const struct layer *l, const struct arg_def *a, struct jso
             json_double(j, *(const double *)p);
         break;
     case ARG_BOOL: json_bool(j, *(const bool *)p); break;
-    case ARG_CHOICE: json_string(j, *(const char *const *)p); break;
+    case ARG_CHOICE:
+        if (*(const char *const *)p)
+            json_string(j, *(const char *const *)p);
+        else
+            json_null(j);
+        break;
     case ARG_ACTIVATION: json_string(j, activation_name(*(const enum act_kind *)p)); break;
     case ARG_INITIALIZER: init_to_json((const struct initializer *)p, j); break;
     case ARG_TUPLE: {
         const struct int_tuple *t = p;
         if (t->n == 0) {
             json_null(j);
+            break;
+        }
+        if (t->n == 1 && (a->flags & ARG_SCALAR_IF_ONE)) {
+            json_long(j, t->v[0]);
             break;
         }
         json_array_begin(j);
@@ -528,6 +642,7 @@ static void write_arg(const struct layer *l, const struct arg_def *a, struct jso
         break;
     }
     case ARG_UNSUPPORTED: json_null(j); break;
+    case ARG_LAYER: layer_to_json(*(struct layer *const *)p, false, j); break;
     case ARG_FLOATS: {
         const struct float_list *f = p;
         if (f->n == 0) {
@@ -551,6 +666,12 @@ void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j)
     json_key(j, "class_name");
     json_string(j, l->ops->class_name);
     json_key(j, "config");
+    layer_config_to_json(l, with_input_shape, j);
+    json_object_end(j);
+}
+
+void layer_config_to_json(const struct layer *l, bool with_input_shape, struct json *j)
+{
     json_object_begin(j);
     json_key(j, "name");
     json_string(j, l->name);
@@ -569,9 +690,21 @@ void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j)
     }
     json_key(j, "dtype");
     json_string(j, "float32");
-    for (size_t k = 0; k < l->ops->n_args; k++)
-        if (!(l->ops->args[k].flags & ARG_UNSAVED))
-            write_arg(l, &l->ops->args[k], j);
-    json_object_end(j);
+    for (size_t k = 0; k < l->ops->n_args; k++) {
+        const struct arg_def *a = &l->ops->args[k];
+        if (a->flags & ARG_UNSAVED)
+            continue;
+        const bool *flag = (const bool *)((const char *)l->conf + a->offset);
+        if ((a->flags & ARG_SAVED_IF_TRUE) && !*flag)
+            continue;
+        /* Keras writes a wrapper's optional layer only when it was given
+         * (Bidirectional's backward_layer). */
+        if (a->type == ARG_LAYER) {
+            const struct layer *nested = *(struct layer *const *)((const char *)l->conf + a->offset);
+            if (!nested || nested->derived)
+                continue;
+        }
+        write_arg(l, a, j);
+    }
     json_object_end(j);
 }

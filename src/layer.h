@@ -29,7 +29,8 @@ enum arg_type {
     ARG_INT,         /* long */
     ARG_FLOAT,       /* double; with ARG_NULLABLE, null is NAN */
     ARG_BOOL,        /* bool */
-    ARG_CHOICE,      /* const char * pointing into arg_def.choices */
+    ARG_CHOICE,      /* const char * pointing into arg_def.choices; with ARG_NULLABLE,
+                        null is NULL */
     ARG_ACTIVATION,  /* enum act_kind; null means linear */
     ARG_INITIALIZER, /* struct initializer */
     ARG_TUPLE,       /* struct int_tuple; a single int n means (n,); with ARG_NULLABLE,
@@ -44,16 +45,26 @@ enum arg_type {
     ARG_UNSUPPORTED, /* a Keras argument nnc does not have yet: only null is accepted */
     ARG_FLOATS,      /* struct float_list: a number or a list of numbers; with ARG_NULLABLE,
                         null is n = 0 */
+    ARG_LAYER,       /* struct layer *: a nested layer (a wrapper's), in any form a layer
+                        entry takes; owned by the conf (layer_free frees it). With
+                        ARG_NULLABLE, null (or absent) is NULL, and a NULL or derived
+                        layer is left out of the serialization (layer_nested.c) */
 };
 
 #define ARG_REQUIRED 1u  /* must be given */
 #define ARG_NULLABLE 2u  /* ARG_INT: null allowed, stored as ARG_NULL_INT; ARG_FLOAT: NAN;
-                            ARG_TUPLE: n = 0 */
+                            ARG_TUPLE: n = 0; ARG_CHOICE, ARG_LAYER: NULL; ARG_BOOL: false */
 #define ARG_UNSAVED  4u  /* accepted, but left out of the serialization (as Keras's get_config
                             leaves out BatchNormalization's renorm, fused, ...) */
 #define ARG_NULL_INT (-0x7fffffffL)
 #define ARG_AXES(k) ((unsigned)(k) << 8) /* ARG_PAIRS: the number of axes */
 #define ARG_UNUSED 8u    /* Keras writes it, never uses it: null or a value, ignored, written null */
+#define ARG_SCALAR_IF_ONE 128u /* ARG_TUPLE: one value is written as a plain integer (Dot's
+                                 axes: an int or a pair) */
+#define ARG_SAVED_IF_TRUE 16u /* ARG_BOOL written only when true (Keras's RNN config has
+                                 zero_output_for_mask only when it is set) */
+#define ARG_INPUT_LENGTH 32u /* ARG_INT: a recurrent layer's legacy input_length; with the
+                                common input_dim it gives input_shape [input_length, input_dim] */
 
 struct int_tuple {
     int n;
@@ -89,6 +100,9 @@ struct param {
     /* Set with layer_param_limits; NULL for none. Point into the conf. */
     const struct regularizer *regularizer;
     const struct constraint *constraint;
+    /* May be NULL: fills the weight instead of `init` (LSTM's bias with
+     * unit_forget_bias: init on (units,), ones, init on (2 units,)). */
+    void (*fill)(const struct param *p, float *w, struct rng *r);
 };
 
 struct layer;
@@ -166,6 +180,12 @@ struct layer_ops {
     /* May be NULL (0): floats per sample of state kept between batches
      * (layer_call.state), for stateful recurrent layers. */
     size_t (*state_floats)(const struct layer *l);
+    /* May be NULL. For a layer fed straight from the model's input: checks
+     * one sample x (in_shape) of the data before anything runs (Embedding's
+     * indices). Returns 0, or -1 with *at the index of the offending value
+     * in x and the reason in why. */
+    int (*check_input)(const struct layer *l, const float *x, size_t *at, char *why,
+                       size_t why_size);
 };
 
 struct layer {
@@ -184,6 +204,9 @@ struct layer {
     struct param params[LAYER_MAX_PARAMS];
     /* Where the layer was defined, for messages. */
     const struct spec_node *where;
+    /* Made by its wrapper rather than given (Bidirectional's backward copy
+     * of its layer): owned the same way, never serialized. */
+    bool derived;
 };
 
 /* The registry of layer types. */
@@ -217,8 +240,44 @@ int layer_check_spatial_rank(const struct layer *l, const struct shape *in, int 
  * activity_regularizer argument when it has one that is set; else NULL. */
 const struct regularizer *layer_activity_regularizer(const struct layer *l);
 
+/* mask_mode for the layers that pass their input's mask on unchanged
+ * (Keras's supports_masking = True with the default compute_mask). */
+enum mask_mode layer_mask_keep(const struct layer *l);
+
 /* Writes {"class_name": ..., "config": {...}} as Keras serializes the layer,
  * with batch_input_shape when with_input_shape. */
 void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j);
+/* Only the {...} of "config". */
+void layer_config_to_json(const struct layer *l, bool with_input_shape, struct json *j);
+
+/* ---- nested layers (layer_nested.c) ---------------------------------------- */
+
+/* ARG_LAYER: parses a layer spec in any form a model file takes for a layer
+ * entry (Flatten, {Dense: {units: 8}}, {class_name: Dense, config: {...}})
+ * into a new layer (*out, freed with layer_free + free). Nested layers take
+ * no input shape; their names are given by the model (model_file.c). */
+int layer_parse_nested(const struct spec_node *v, struct layer **out, struct diag *d);
+/* A parsed (not yet built) layer's deep copy: conf, name and nested layers. */
+struct layer *layer_copy(const struct layer *src);
+/* The layer's nested layers (its ARG_LAYER arguments that are set), in
+ * argument order; returns how many (at most max are stored). */
+size_t layer_children(const struct layer *l, struct layer **out, size_t max);
+/* The value of a boolean argument by Keras name in the layer's conf, or NULL
+ * when its type has no such ARG_BOOL argument (go_backwards, ...). */
+bool *layer_bool_arg(const struct layer *l, const char *name);
+/* For a wrapper's build: builds `inner` on the input shape `in` (one call's
+ * sample) and appends its weights to the wrapper's, each named
+ * prefix + its own name (prefix "" keeps the names; a non-empty prefix is
+ * written into names[k], storage for LAYER_MAX_PARAMS names of `name_size`
+ * chars that the wrapper owns). The inner weights' offsets become relative
+ * to the wrapper's first weight: inner calls get w + layer_nested_base(l). */
+int layer_build_nested(struct layer *l, struct layer *inner, const struct shape *in,
+                       struct shape *out, const char *prefix, char *names, size_t name_size,
+                       struct diag *d);
+size_t layer_nested_base(const struct layer *l);
+/* The call of a nested layer on B' samples, within a wrapper's call c:
+ * weights, gradients and statistics shifted to the wrapper's block; x, y,
+ * dy, dx, cache, mask and state are the caller's to set (copied from c). */
+struct layer_call layer_nested_call(const struct layer *l, const struct layer_call *c, size_t B);
 
 #endif

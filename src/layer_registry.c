@@ -15,6 +15,10 @@ static const struct layer_ops *const registry[] = {
     &activity_regularization_ops,
     &batch_norm_ops, &layer_norm_ops, &normalization_ops, &rescaling_ops,
     &conv1d_ops, &conv2d_ops, &conv2d_transpose_ops, &depthwise_conv2d_ops, &separable_conv2d_ops,
+    &add_ops, &subtract_ops, &multiply_ops, &average_ops, &maximum_ops, &minimum_ops, &concatenate_ops, &dot_ops,
+    &embedding_ops, &masking_ops,
+    &simple_rnn_ops, &lstm_ops, &gru_ops,
+    &time_distributed_ops, &bidirectional_ops,
 };
 
 /* Keras's other names for the same classes (keras/layers/__init__.py). */

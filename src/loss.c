@@ -718,3 +718,40 @@ double loss_compute_weighted(const struct loss *l, const float *y_pred, const fl
     }
     return sum / (double)rows;
 }
+
+/* Keras's loss under a mask (tf-keras: engine/compile_utils.py
+ * LossesContainer multiplies the sample weights by the output's mask
+ * (losses_utils.apply_mask), then losses.py Loss.__call__ passes the same
+ * mask to losses_utils.apply_valid_mask, which scales it by total / valid
+ * before compute_weighted_loss's sum_over_batch_size mean). The mask factors
+ * multiply to m (0 or 1) times total / valid, so the loss is
+ *   sum_r w_r m_r loss_r / valid
+ * with valid the kept entries of the mask; with rows_per_mask > 1 rows per
+ * mask entry (an output (steps, H, K)) Keras broadcasts the mask over H and
+ * divides by H * valid, the number of kept rows again. Keras divides by zero
+ * when a whole batch is masked; here that batch contributes 0. */
+double loss_compute_masked(const struct loss *l, const float *y_pred, const float *y_true,
+                           size_t rows, size_t K, const float *w, size_t rows_per_weight,
+                           const unsigned char *mask, size_t rows_per_mask, float *dy_pred)
+{
+    if (!mask)
+        return loss_compute_weighted(l, y_pred, y_true, rows, K, w, rows_per_weight, dy_pred);
+    NNC_ASSERT(rows > 0 && K > 0 && rows_per_mask > 0 && (!w || rows_per_weight > 0));
+    size_t tw = loss_target_width(l, K), kept = 0;
+    for (size_t r = 0; r < rows; r++)
+        kept += mask[r / rows_per_mask] != 0;
+    double sum = 0;
+    for (size_t r = 0; r < rows; r++) {
+        float *dy = dy_pred ? dy_pred + r * K : NULL;
+        if (!mask[r / rows_per_mask]) {
+            for (size_t k = 0; dy && k < K; k++)
+                dy[k] = 0.0f;
+            continue;
+        }
+        double wr = w ? w[r / rows_per_weight] : 1.0;
+        sum += wr * loss_compute(l, y_pred + r * K, y_true + r * tw, 1, K, dy);
+        for (size_t k = 0; dy && k < K; k++)
+            dy[k] = (float)(dy[k] * wr / (double)kept);
+    }
+    return kept ? sum / (double)kept : 0.0;
+}

@@ -67,5 +67,12 @@ double loss_compute(const struct loss *l, const float *y_pred, const float *y_tr
 double loss_compute_weighted(const struct loss *l, const float *y_pred, const float *y_true,
                              size_t rows, size_t K, const float *w, size_t rows_per_weight,
                              float *dy_pred);
+/* The same under a time-step mask (mask[r / rows_per_mask]: 1 keeps row r,
+ * 0 drops it; NULL is loss_compute_weighted): Keras's masked loss,
+ * sum over kept rows of w_r * loss_r, divided by the number of kept rows
+ * (0 when none is kept). Masked rows get a zero gradient. */
+double loss_compute_masked(const struct loss *l, const float *y_pred, const float *y_true,
+                           size_t rows, size_t K, const float *w, size_t rows_per_weight,
+                           const unsigned char *mask, size_t rows_per_mask, float *dy_pred);
 
 #endif

@@ -26,8 +26,8 @@ static const struct {
     int min_pos, max_pos;
 } commands[] = {
     {"summary", CMD_SUMMARY, cmd_summary, 1, 1},
-    {"train", CMD_TRAIN, cmd_train, 2, 3},
-    {"evaluate", CMD_EVALUATE, cmd_evaluate, 2, 3},
+    {"train", CMD_TRAIN, cmd_train, 1, 3},        /* DATA, or --input/--target */
+    {"evaluate", CMD_EVALUATE, cmd_evaluate, 1, 3},
     {"predict", CMD_PREDICT, cmd_predict, 1, 2},
     {"history", CMD_HISTORY, cmd_history, 1, 1},
     {"plot", CMD_PLOT, cmd_plot, 1, 1},

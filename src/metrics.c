@@ -751,6 +751,30 @@ void metric_update(const struct metric *m, struct metric_state *s, const float *
     }
 }
 
+/* A 0/1 sample weight per row is the same as leaving the 0 rows out, for
+ * every metric here (means, confusion counts, buckets): runs of kept rows
+ * go through metric_update. */
+void metric_update_masked(const struct metric *m, struct metric_state *s, const float *y_pred,
+                          const float *y_true, size_t rows, size_t K, size_t target_width,
+                          const unsigned char *mask, size_t rows_per_mask)
+{
+    if (!mask) {
+        metric_update(m, s, y_pred, y_true, rows, K, target_width);
+        return;
+    }
+    for (size_t r = 0; r < rows;) {
+        if (!mask[r / rows_per_mask]) {
+            r++;
+            continue;
+        }
+        size_t end = r + 1;
+        while (end < rows && mask[end / rows_per_mask])
+            end++;
+        metric_update(m, s, y_pred + r * K, y_true + r * target_width, end - r, K, target_width);
+        r = end;
+    }
+}
+
 /* tf.math.divide_no_nan */
 static double div0(double x, double y) { return y == 0 ? 0 : x / y; }
 

@@ -51,7 +51,7 @@ struct metric_state {
     double *pos, *neg;   /* auc: label weight per threshold bucket (num_thresholds) */
 };
 
-/* Resolves one entry of compile.metrics for an output with K values per row
+/* Resolves one entry of compile.out[0].metrics for an output with K values per row
  * whose targets have target_width values per row (1 and K > 1 = sparse). */
 int metric_parse(const struct spec_node *n, size_t K, size_t target_width, struct metric *out,
                  struct diag *d);
@@ -70,6 +70,13 @@ void metric_reset(const struct metric *m, struct metric_state *s);
 /* Adds a batch: y_pred (rows, K), y_true (rows, target_width). */
 void metric_update(const struct metric *m, struct metric_state *s, const float *y_pred,
                    const float *y_true, size_t rows, size_t K, size_t target_width);
+/* The same for the rows a time-step mask keeps (mask[r / rows_per_mask]
+ * nonzero; NULL keeps all): Keras's MetricsContainer passes the output's
+ * mask as the sample weight of compile metrics, so masked rows count for
+ * nothing (tf-keras engine/compile_utils.py). */
+void metric_update_masked(const struct metric *m, struct metric_state *s, const float *y_pred,
+                          const float *y_true, size_t rows, size_t K, size_t target_width,
+                          const unsigned char *mask, size_t rows_per_mask);
 /* The metric over everything added since the reset (0 before any row). */
 double metric_result(const struct metric *m, const struct metric_state *s);
 

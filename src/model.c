@@ -5,21 +5,71 @@
 #include <stdlib.h>
 #include <string.h>
 
-int model_build(struct model *m, struct diag *d)
+void model_chain(struct model *m)
 {
-    NNC_ASSERT(m->sequential && m->n_layers >= 1);
-    struct layer *in = &m->layers[0];
-    NNC_ASSERT(in->ops == layer_find("InputLayer"));
+    NNC_ASSERT(m->n_layers >= 1 && m->layers[0].ops == layer_find("InputLayer"));
     m->n_nodes = m->n_layers;
     m->nodes = xcalloc(m->n_nodes, sizeof *m->nodes);
-    size_t offset = 0;
     for (size_t i = 0; i < m->n_layers; i++) {
-        struct layer *l = &m->layers[i];
         struct node *n = &m->nodes[i];
-        n->layer = l;
+        n->layer = &m->layers[i];
+        n->where = m->layers[i].where;
+        n->depth = m->n_layers - 1 - i;
         if (i > 0) {
             n->n_in = 1;
             n->in[0] = &m->nodes[i - 1];
+        }
+    }
+    m->n_inputs = m->n_outputs = 1;
+    m->inputs[0] = &m->nodes[0];
+    m->outputs[0] = &m->nodes[m->n_nodes - 1];
+}
+
+static bool node_is_input(const struct node *n) { return n->n_in == 0; }
+
+/* The first node of n's layer (n itself when it is the first call). */
+static const struct node *first_call(const struct model *m, const struct node *n)
+{
+    for (const struct node *p = m->nodes; p < n; p++)
+        if (p->layer == n->layer)
+            return p;
+    return n;
+}
+
+/* A later call of a built layer: the same input shapes, the same output.
+ * (Layers keep shape-dependent sizes in their configuration, so a layer
+ * is built once, for one set of input shapes.) */
+static int reuse_build(const struct node *first, struct node *n, struct diag *d)
+{
+    char a[96], b[96];
+    const struct layer *l = n->layer;
+    if (first->n_in != n->n_in)
+        return spec_error(n->where, d, "layer '%s' is called with %zu inputs here and %zu before",
+                          l->name, n->n_in, first->n_in);
+    for (size_t k = 0; k < n->n_in; k++)
+        if (!shape_equal(&first->in[k]->out, &n->in[k]->out))
+            return spec_error(n->where, d,
+                              "layer '%s' is called on %s here but was built for %s (a shared "
+                              "layer takes inputs of one shape)",
+                              l->name, shape_format(&n->in[k]->out, a, sizeof a),
+                              shape_format(&first->in[k]->out, b, sizeof b));
+    n->out = first->out;
+    n->cache_floats = first->cache_floats;
+    return 0;
+}
+
+int model_build(struct model *m, struct diag *d)
+{
+    NNC_ASSERT(m->n_nodes >= 2 && m->n_inputs >= 1 && m->n_outputs >= 1);
+    NNC_ASSERT(m->inputs[0] == &m->nodes[0]);
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        struct node *n = &m->nodes[i];
+        struct layer *l = n->layer;
+        const struct node *first = first_call(m, n);
+        if (first != n) {
+            if (reuse_build(first, n, d) < 0)
+                return -1;
+            continue;
         }
         struct shape ins[NODE_MAX_INPUTS];
         for (size_t k = 0; k < n->n_in; k++)
@@ -34,6 +84,10 @@ int model_build(struct model *m, struct diag *d)
                               shape_format(&n->out, buf, sizeof buf));
         }
         n->cache_floats = l->ops->cache_floats ? l->ops->cache_floats(l, ins, &n->out) : 0;
+    }
+    size_t offset = 0;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        struct layer *l = &m->layers[i];
         for (size_t p = 0; p < l->n_params; p++) {
             size_t size = shape_size(&l->params[p].shape);
             if (size == 0 || size > (1u << 30) || offset > (1u << 31))
@@ -47,16 +101,23 @@ int model_build(struct model *m, struct diag *d)
         }
     }
     m->n_weights = offset;
-    m->output = &m->nodes[m->n_nodes - 1];
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    m->output = m->outputs[0];
+    for (size_t k = 0; k < m->n_outputs; k++)
+        m->outputs[k]->is_output = true;
+    for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
         const struct layer *l = n->layer;
+        if (node_is_input(n))
+            continue;
         n->state_floats = l->ops->state_floats ? l->ops->state_floats(l) : 0;
+        if (n->state_floats && !model_batch_size(m))
+            return spec_error(l->where, d, "layer '%s' is stateful: it needs a fixed batch size "
+                              "(batch_input_shape: [batch, ...] on the first layer)", l->name);
         if (l->ops->mask_mode && l->ops->mask_mode(l) != MASK_DROP && n->out.rank < 1)
             return spec_error(l->where, d, "layer '%s': a masked output needs a time axis",
                               l->name);
     }
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
         n->needs_grad = layer_count_params(n->layer, true) > 0;
         for (size_t k = 0; k < n->n_in; k++)
@@ -75,23 +136,51 @@ void model_init_weights(struct model *m, struct rng *r)
         const struct layer *l = &m->layers[i];
         for (size_t p = 0; p < l->n_params; p++) {
             const struct param *pa = &l->params[p];
-            init_fill(&pa->init, m->w + pa->offset, pa->shape.dim, pa->shape.rank, r);
+            if (pa->fill)
+                pa->fill(pa, m->w + pa->offset, r);
+            else
+                init_fill(&pa->init, m->w + pa->offset, pa->shape.dim, pa->shape.rank, r);
         }
     }
 }
 
-size_t model_input_size(const struct model *m) { return shape_size(&m->nodes[0].out); }
-size_t model_output_size(const struct model *m) { return shape_size(&m->output->out); }
+size_t model_input_size(const struct model *m) { return shape_size(&m->inputs[0]->out); }
+long model_batch_size(const struct model *m) { return m->inputs[0]->layer->batch_size; }
+size_t model_output_size(const struct model *m) { return model_output_size_at(m, 0); }
+size_t model_output_last_dim(const struct model *m) { return model_output_last_dim_at(m, 0); }
+size_t model_target_size(const struct model *m) { return model_target_size_at(m, 0); }
 
-size_t model_output_last_dim(const struct model *m)
+size_t model_output_size_at(const struct model *m, size_t k)
 {
-    return m->output->out.dim[m->output->out.rank - 1];
+    return shape_size(&m->outputs[k]->out);
 }
 
-size_t model_target_size(const struct model *m)
+size_t model_output_last_dim_at(const struct model *m, size_t k)
 {
-    size_t K = model_output_last_dim(m);
-    return model_output_size(m) / K * loss_target_width(&m->compile.loss, K);
+    const struct shape *s = &m->outputs[k]->out;
+    return s->dim[s->rank - 1];
+}
+
+size_t model_target_size_at(const struct model *m, size_t k)
+{
+    size_t K = model_output_last_dim_at(m, k);
+    return model_output_size_at(m, k) / K * loss_target_width(&m->compile.out[k].loss, K);
+}
+
+size_t model_inputs_size(const struct model *m)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < m->n_inputs; k++)
+        n += shape_size(&m->inputs[k]->out);
+    return n;
+}
+
+size_t model_targets_size(const struct model *m)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < m->n_outputs; k++)
+        n += model_target_size_at(m, k);
+    return n;
 }
 
 size_t model_count_params(const struct model *m, bool trainable)
@@ -104,11 +193,14 @@ size_t model_count_params(const struct model *m, bool trainable)
 
 int model_resolve_metrics(struct model *m, struct diag *d)
 {
-    size_t K = model_output_last_dim(m);
-    size_t tw = loss_target_width(&m->compile.loss, K);
-    for (size_t i = 0; i < m->compile.n_metrics; i++)
-        if (metric_parse(m->compile.metric_nodes[i], K, tw, &m->compile.metrics[i], d) < 0)
-            return -1;
+    for (size_t k = 0; k < m->n_outputs; k++) {
+        struct output_compile *oc = &m->compile.out[k];
+        size_t K = model_output_last_dim_at(m, k);
+        size_t tw = loss_target_width(&oc->loss, K);
+        for (size_t i = 0; i < oc->n_metrics; i++)
+            if (metric_parse(oc->metric_nodes[i], K, tw, &oc->metrics[i], d) < 0)
+                return -1;
+    }
     return 0;
 }
 
@@ -122,8 +214,10 @@ static enum mask_mode node_mask_mode(const struct node *n)
 static void workspace_masks_states(struct model *m, size_t max_batch)
 {
     size_t mask_bytes = 0, state_floats = 0;
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
+        if (node_is_input(n))
+            continue;
         if (node_mask_mode(n) == MASK_MAKE)
             mask_bytes += (size_t)n->out.dim[0] * max_batch;
         state_floats += n->state_floats * max_batch;
@@ -134,8 +228,10 @@ static void workspace_masks_states(struct model *m, size_t max_batch)
     m->states = state_floats ? xcalloc(state_floats, sizeof(float)) : NULL;
     unsigned char *mp = m->masks;
     float *sp = m->states;
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
+        if (node_is_input(n))
+            continue;
         switch (node_mask_mode(n)) {
         case MASK_MAKE:
             n->mask = mp;
@@ -143,6 +239,8 @@ static void workspace_masks_states(struct model *m, size_t max_batch)
             break;
         case MASK_KEEP:
             n->mask = n->n_in ? n->in[0]->mask : NULL;
+            /* A layer that keeps a mask keeps the time axis it indexes. */
+            NNC_ASSERT(!n->mask || (n->out.rank >= 2 && n->out.dim[0] == n->in[0]->out.dim[0]));
             break;
         case MASK_DROP:
             n->mask = NULL;
@@ -156,7 +254,7 @@ static void workspace_masks_states(struct model *m, size_t max_batch)
 
 void model_reset_states(struct model *m)
 {
-    for (size_t i = 1; i < m->n_nodes; i++)
+    for (size_t i = 0; i < m->n_nodes; i++)
         if (m->nodes[i].state)
             memset(m->nodes[i].state, 0, m->max_batch * m->nodes[i].state_floats * sizeof(float));
 }
@@ -168,7 +266,7 @@ void model_workspace(struct model *m, size_t max_batch)
     size_t total = 0;
     for (size_t i = 0; i < m->n_nodes; i++) {
         size_t out = shape_size(&m->nodes[i].out);
-        total += out * (i == 0 ? 1 : 2) + m->nodes[i].cache_floats;
+        total += out * (node_is_input(&m->nodes[i]) ? 1 : 2) + m->nodes[i].cache_floats;
     }
     size_t floats;
     if (size_mul(total, max_batch, &floats) < 0)
@@ -182,15 +280,15 @@ void model_workspace(struct model *m, size_t max_batch)
         size_t out = shape_size(&n->out) * max_batch;
         n->y = p;
         p += out;
-        n->dy = i == 0 ? NULL : p;
-        p += i == 0 ? 0 : out;
+        n->dy = node_is_input(n) ? NULL : p;
+        p += node_is_input(n) ? 0 : out;
         n->cache = n->cache_floats ? p : NULL;
         p += n->cache_floats * max_batch;
     }
     workspace_masks_states(m, max_batch);
 }
 
-float *model_input(struct model *m) { return m->nodes[0].y; }
+float *model_input(struct model *m) { return m->inputs[0]->y; }
 
 static void make_call(struct model *m, struct node *n, size_t B, bool training, struct rng *r,
                       struct layer_call *c, const float **xs, float **dxs)
@@ -210,8 +308,10 @@ static void make_call(struct model *m, struct node *n, size_t B, bool training, 
 void model_forward(struct model *m, size_t B, bool training, struct rng *r)
 {
     NNC_ASSERT(B <= m->max_batch);
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
+        if (node_is_input(n))
+            continue;
         const float *xs[NODE_MAX_INPUTS];
         float *dxs[NODE_MAX_INPUTS];
         struct layer_call c;
@@ -223,6 +323,100 @@ void model_forward(struct model *m, size_t B, bool training, struct rng *r)
     }
 }
 
+const unsigned char *model_output_mask(const struct model *m, size_t *rows_per_mask)
+{
+    return model_output_mask_at(m, 0, rows_per_mask);
+}
+
+const unsigned char *model_output_mask_at(const struct model *m, size_t k, size_t *rows_per_mask)
+{
+    const struct node *o = m->outputs[k];
+    if (!o->mask)
+        return NULL;
+    /* A mask entry per step (out.dim[0]); the loss rows of a sample are the
+     * output without its last axis, a whole number of rows per step. */
+    size_t rows = model_output_size_at(m, k) / model_output_last_dim_at(m, k);
+    NNC_ASSERT(o->out.rank >= 2 && rows % o->out.dim[0] == 0);
+    *rows_per_mask = rows / o->out.dim[0];
+    return o->mask;
+}
+
+const float *model_target_block(const struct model *m, size_t B, const float *y_true, size_t k)
+{
+    for (size_t j = 0; j < k; j++)
+        y_true += B * model_target_size_at(m, j);
+    return y_true;
+}
+
+double model_loss(const struct model *m, size_t B, const float *y_true, const float *w, bool grad,
+                  double *per_output)
+{
+    /* Keras's LossesContainer: the sum of each output's loss times its
+     * loss weight (the per-output values are reported unweighted). */
+    double total = 0;
+    for (size_t k = 0; k < m->n_outputs; k++) {
+        const struct node *o = m->outputs[k];
+        const struct output_compile *oc = &m->compile.out[k];
+        size_t K = model_output_last_dim_at(m, k);
+        size_t rows = B * (model_output_size_at(m, k) / K), rows_per_mask = 1;
+        const unsigned char *mask = model_output_mask_at(m, k, &rows_per_mask);
+        double loss = loss_compute_masked(&oc->loss, o->y, model_target_block(m, B, y_true, k),
+                                          rows, K, w, rows / B, mask, rows_per_mask,
+                                          grad ? o->dy : NULL);
+        if (grad && oc->loss_weight != 1.0)
+            for (size_t i = 0; i < B * model_output_size_at(m, k); i++)
+                o->dy[i] *= (float)oc->loss_weight;
+        if (per_output)
+            per_output[k] = loss;
+        total += oc->loss_weight * loss;
+    }
+    return total;
+}
+
+int model_check_input(const struct model *m, const float *x, size_t n, size_t *sample,
+                      size_t *value, char *why, size_t why_size)
+{
+    size_t stride = model_inputs_size(m), offset = 0;
+    for (size_t k = 0; k < m->n_inputs; k++) {
+        if (model_check_input_at(m, k, x + offset, stride, n, sample, value, why, why_size) < 0) {
+            *value += offset;
+            return -1;
+        }
+        offset += shape_size(&m->inputs[k]->out);
+    }
+    return 0;
+}
+
+int model_check_input_at(const struct model *m, size_t k, const float *x, size_t stride,
+                         size_t n, size_t *sample, size_t *value, char *why, size_t why_size)
+{
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const struct node *nd = &m->nodes[i];
+        if (!nd->layer->ops->check_input || nd->n_in == 0 || nd->in[0] != m->inputs[k])
+            continue;
+        for (size_t s = 0; s < n; s++)
+            if (nd->layer->ops->check_input(nd->layer, x + s * stride, value, why, why_size) < 0) {
+                *sample = s;
+                return -1;
+            }
+    }
+    return 0;
+}
+
+/* Copies B dataset rows (the inputs one after the other) into the inputs. */
+static void scatter_inputs(struct model *m, const float *x, size_t B)
+{
+    size_t stride = model_inputs_size(m);
+    for (size_t b = 0; b < B; b++) {
+        const float *row = x + b * stride;
+        for (size_t k = 0; k < m->n_inputs; k++) {
+            size_t size = shape_size(&m->inputs[k]->out);
+            memcpy(m->inputs[k]->y + b * size, row, size * sizeof *row);
+            row += size;
+        }
+    }
+}
+
 double model_backward(struct model *m, size_t B, const float *y_true)
 {
     return model_backward_weighted(m, B, y_true, NULL);
@@ -230,15 +424,19 @@ double model_backward(struct model *m, size_t B, const float *y_true)
 
 double model_backward_weighted(struct model *m, size_t B, const float *y_true, const float *w)
 {
+    return model_backward_outputs(m, B, y_true, w, NULL);
+}
+
+double model_backward_outputs(struct model *m, size_t B, const float *y_true, const float *w,
+                              double *per_output)
+{
     memset(m->dw, 0, m->n_weights * sizeof *m->dw);
-    for (size_t i = 1; i < m->n_nodes; i++)
-        if (m->nodes[i].needs_grad || &m->nodes[i] == m->output)
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (!node_is_input(&m->nodes[i]) && (m->nodes[i].needs_grad || m->nodes[i].is_output))
             memset(m->nodes[i].dy, 0, B * shape_size(&m->nodes[i].out) * sizeof(float));
-    size_t K = model_output_last_dim(m);
-    size_t rows = B * (model_output_size(m) / K);
-    double loss = loss_compute_weighted(&m->compile.loss, m->output->y, y_true, rows, K, w,
-                                        rows / B, m->output->dy);
-    loss += model_penalty(m, B);
+    /* The loss writes each output's dy; consumers of an output (later in
+     * the topological order) add theirs in backward. */
+    double loss = model_loss(m, B, y_true, w, true, per_output) + model_penalty(m, B);
     for (size_t i = 0; i < m->n_layers; i++) {
         const struct layer *l = &m->layers[i];
         for (size_t p = 0; p < l->n_params && l->trainable; p++) {
@@ -248,9 +446,11 @@ double model_backward_weighted(struct model *m, size_t B, const float *y_true, c
                                      shape_size(&pa->shape), 1.0f);
         }
     }
-    for (size_t i = m->n_nodes - 1; i >= 1; i--) {
+    /* Reverse topological order: every consumer of a node has added its
+     * part to the node's dy before the node's own backward runs. */
+    for (size_t i = m->n_nodes; i-- > 0;) {
         struct node *n = &m->nodes[i];
-        if (!n->needs_grad)
+        if (!n->needs_grad || node_is_input(n))
             continue;
         const struct regularizer *act = layer_activity_regularizer(n->layer);
         if (act)
@@ -276,8 +476,10 @@ double model_penalty(const struct model *m, size_t B)
                                                shape_size(&pa->shape));
         }
     }
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    for (size_t i = 0; i < m->n_nodes; i++) {
         const struct node *n = &m->nodes[i];
+        if (node_is_input(n))
+            continue;
         const struct regularizer *act = layer_activity_regularizer(n->layer);
         if (act)
             penalty += regularizer_penalty(act, n->y, B * shape_size(&n->out)) / (double)B;
@@ -299,7 +501,7 @@ void model_apply_constraints(struct model *m)
 
 bool model_needs_adapt(const struct model *m)
 {
-    for (size_t i = 1; i < m->n_nodes; i++)
+    for (size_t i = 0; i < m->n_nodes; i++)
         if (m->nodes[i].layer->ops->adapt)
             return true;
     return false;
@@ -307,17 +509,17 @@ bool model_needs_adapt(const struct model *m)
 
 void model_adapt(struct model *m, const float *x, size_t n, size_t batch_size)
 {
-    size_t n_x = model_input_size(m);
+    size_t n_x = model_inputs_size(m);
     model_workspace(m, batch_size);
     /* Node by node: a later layer adapts to what the earlier, already
      * adapted ones give it. */
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *nd = &m->nodes[i];
-        if (!nd->layer->ops->adapt)
+        if (!nd->layer->ops->adapt || first_call(m, nd) != nd)
             continue;
         for (size_t first = 0; first < n; first += batch_size) {
             size_t B = n - first < batch_size ? n - first : batch_size;
-            memcpy(model_input(m), x + first * n_x, B * n_x * sizeof(float));
+            scatter_inputs(m, x + first * n_x, B);
             model_forward(m, B, false, NULL);
             nd->layer->ops->adapt(nd->layer, m->w, nd->in[0]->y, B, first);
         }

@@ -1,7 +1,9 @@
 /* A model: layers (configuration + weights) and nodes (calls of layers, in
  * topological order), the flat parameter and gradient blocks, the compile
  * settings, and the per-batch workspace. Built from a model file by
- * model_load (model_spec.c); a Sequential model is the chain of its layers.
+ * model_load (model_file.c); a Sequential model is the chain of its layers
+ * (model_chain), a functional model a graph (model_functional.c) in which a
+ * shared layer has one node per call.
  *
  * Memory: model_free releases everything. `w` and `dw` hold all weights in
  * manifest order (layer by layer, Keras weight order). The workspace holds,
@@ -23,17 +25,22 @@
 
 #define MODEL_MAX_METRICS 8
 #define NODE_MAX_INPUTS 8
+#define MODEL_MAX_IO 16         /* inputs, and outputs, of a model */
 
 struct node {
     struct layer *layer;        /* an InputLayer for the model's inputs */
-    size_t n_in;
+    size_t n_in;                /* 0 exactly for the model's inputs */
     struct node *in[NODE_MAX_INPUTS];
+    size_t call;                /* the layer's call number (Keras's node index) */
+    size_t depth;               /* Keras's node depth: 0 at the outputs */
+    const struct spec_node *where; /* the call's definition, for messages */
     struct shape out;
     size_t cache_floats;        /* per sample */
     /* Whether backward must reach this node: it has trainable weights or
      * feeds from one that has. Others get no dy, no dx and no backward call
      * (a first convolution after Rescaling needs no input gradient). */
     bool needs_grad;
+    bool is_output;             /* one of the model's outputs */
     /* Workspace views, set by model_workspace: */
     float *y, *dy, *cache;
     /* The output's mask (max_batch * out.dim[0] bytes): the node's own for a
@@ -44,23 +51,39 @@ struct node {
     float *state;
 };
 
-struct compile_conf {
-    bool given;                 /* a compile: section (or training config) exists */
+/* What compile says for one output of the model. */
+struct output_compile {
     struct loss loss;
-    struct optimizer optimizer;
+    double loss_weight;         /* loss_weights; 1 */
     size_t n_metrics;
     struct metric metrics[MODEL_MAX_METRICS];
     const struct spec_node *metric_nodes[MODEL_MAX_METRICS]; /* resolved at build */
 };
 
+struct compile_conf {
+    bool given;                 /* a compile: section (or training config) exists */
+    struct optimizer optimizer;
+    struct output_compile out[MODEL_MAX_IO]; /* per output (out[0]: a single output's) */
+};
+
+/* The values fit and evaluate report: the loss, each output's loss when
+ * there are several, each output's metrics. */
+#define MODEL_MAX_VALUES 48
+
 struct model {
     char *name;
     bool sequential;
     size_t n_layers;
-    struct layer *layers;       /* all layers, InputLayer first */
+    /* All layers: a Sequential model's InputLayer first, then its layers;
+     * a functional model's in Keras's model.layers order (by depth from
+     * the inputs, ties in the order a search from the outputs meets them). */
+    struct layer *layers;
     size_t n_nodes;
-    struct node *nodes;         /* topological order; nodes[0] is the input */
-    struct node *output;
+    struct node *nodes;         /* topological order, the model's inputs first */
+    size_t n_inputs, n_outputs;
+    struct node *inputs[MODEL_MAX_IO];  /* inputs[0] == &nodes[0] */
+    struct node *outputs[MODEL_MAX_IO];
+    struct node *output;        /* outputs[0] */
     size_t n_weights;           /* floats in w (and dw) */
     float *w, *dw;
     struct compile_conf compile;
@@ -72,9 +95,13 @@ struct model {
     const float *x_in[NODE_MAX_INPUTS]; /* scratch for layer_call */
 };
 
-/* Builds the graph from the layers (already parsed into m->layers with
- * m->sequential set): infers shapes, lays out parameters. Errors name the
- * layer definition's position. */
+/* The nodes of a Sequential model (m->layers parsed, InputLayer first):
+ * each layer called once on the previous one. */
+void model_chain(struct model *m);
+/* Builds the graph (m->nodes, inputs and outputs set, in topological
+ * order): infers shapes node by node, building each layer at its first call
+ * (later calls must see the same input shapes), lays out parameters in
+ * layer order. Errors name the layer definition's or the call's position. */
 int model_build(struct model *m, struct diag *d);
 /* Allocates w and dw and initializes every weight from the rng in manifest
  * order (the same seed gives the same weights). */
@@ -82,13 +109,28 @@ void model_init_weights(struct model *m, struct rng *r);
 /* Resolves compile metrics against the output shape. */
 int model_resolve_metrics(struct model *m, struct diag *d);
 void model_free(struct model *m);
+/* A functional model's Keras config {name, layers (with inbound_nodes),
+ * input_layers, output_layers}, as tf.keras 2's get_config writes it
+ * (model_functional.c). */
+void model_functional_to_json(const struct model *m, struct json *j);
 
-size_t model_input_size(const struct model *m);   /* floats per sample */
-size_t model_output_size(const struct model *m);
+size_t model_input_size(const struct model *m);   /* floats per sample (input 0) */
+/* The fixed batch size of the (first) input's batch_input_shape, or 0. */
+long model_batch_size(const struct model *m);
+size_t model_output_size(const struct model *m);  /* output 0 */
 /* Rows and K of the output for losses: rows per sample × K = output size. */
 size_t model_output_last_dim(const struct model *m);
-/* Floats per sample of targets that the loss expects. */
+/* Floats per sample of targets that the loss expects (output 0). */
 size_t model_target_size(const struct model *m);
+/* The same for output k. */
+size_t model_output_size_at(const struct model *m, size_t k);
+size_t model_output_last_dim_at(const struct model *m, size_t k);
+size_t model_target_size_at(const struct model *m, size_t k);
+/* Floats per sample of all inputs, of all outputs' targets: a dataset row
+ * holds the inputs one after the other in input order, and the targets in
+ * output order. */
+size_t model_inputs_size(const struct model *m);
+size_t model_targets_size(const struct model *m);
 size_t model_count_params(const struct model *m, bool trainable);
 
 /* (Re)allocates the workspace for batches of up to max_batch samples. */
@@ -98,21 +140,52 @@ void model_reset_states(struct model *m);
 /* Forward pass on B samples already copied into model_input(m). Output in
  * m->output->y. */
 void model_forward(struct model *m, size_t B, bool training, struct rng *r);
-/* Clears dw and every dy, sets the output's dy from the loss, runs backward.
- * Returns the batch loss: the mean over rows plus the regularization
- * penalty (model_penalty), whose gradients are included. */
+/* Clears dw and every dy, sets the outputs' dy from the loss, runs
+ * backward. y_true holds each output's B targets, output after output
+ * (model_target_block). Returns the batch loss: model_loss plus the
+ * regularization penalty (model_penalty), whose gradients are included. */
 double model_backward(struct model *m, size_t B, const float *y_true);
 /* The same with a weight per sample (w: B floats, or NULL): the loss is
  * Keras's weighted mean, sum(w_i * loss_i) / rows (loss_compute_weighted). */
 double model_backward_weighted(struct model *m, size_t B, const float *y_true, const float *w);
+/* The same, with each output's unweighted loss in per_output (n_outputs
+ * values; NULL for none). */
+double model_backward_outputs(struct model *m, size_t B, const float *y_true, const float *w,
+                              double *per_output);
 float *model_input(struct model *m);
+/* After a forward pass: the output's time-step mask (B * out.dim[0] bytes)
+ * or NULL, and in *rows_per_mask the loss rows per mask entry. */
+const unsigned char *model_output_mask(const struct model *m, size_t *rows_per_mask);
+const unsigned char *model_output_mask_at(const struct model *m, size_t k, size_t *rows_per_mask);
+/* Output k's targets in y_true laid out as model_backward takes them: the
+ * B targets of output 0, then those of output 1, ... */
+const float *model_target_block(const struct model *m, size_t B, const float *y_true, size_t k);
+/* The batch loss of B samples after a forward pass, without penalties: the
+ * sum over outputs of each output's loss times its loss weight, each
+ * weighted by w (B floats, or NULL) and masked by the output's mask as
+ * Keras does (loss_compute_masked). With grad, d loss / d output into each
+ * output's dy (overwritten); per_output (n_outputs values, or NULL) gets
+ * each output's unweighted loss. */
+double model_loss(const struct model *m, size_t B, const float *y_true, const float *w, bool grad,
+                  double *per_output);
+/* Checks n samples of model input (before anything runs) against the layers
+ * fed straight from it that check their input (Embedding's indices). A
+ * sample is a dataset row: every input's values, input after input.
+ * Returns 0, or -1 with the sample, the value's index in it and the reason. */
+int model_check_input(const struct model *m, const float *x, size_t n, size_t *sample,
+                      size_t *value, char *why, size_t why_size);
+/* The same for the layers fed by input k, its values at x, x + stride, ...
+ * (the value index counts within input k). */
+int model_check_input_at(const struct model *m, size_t k, const float *x, size_t stride,
+                         size_t n, size_t *sample, size_t *value, char *why, size_t why_size);
 /* After a forward pass of B samples: the regularization losses Keras adds
  * to the loss (weight penalties, and activity penalties / B). */
 double model_penalty(const struct model *m, size_t B);
 /* Projects every trainable weight with a constraint (after an update). */
 void model_apply_constraints(struct model *m);
 /* Whether a layer adapts to the training data (Normalization), and the
- * adaptation itself: x holds n samples; batches of up to batch_size. */
+ * adaptation itself: x holds n samples (dataset rows: every input's
+ * values, input after input); batches of up to batch_size. */
 bool model_needs_adapt(const struct model *m);
 void model_adapt(struct model *m, const float *x, size_t n, size_t batch_size);
 

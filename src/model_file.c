@@ -8,14 +8,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "model_parse.h"
+
 /* Keras layers that nnc does not have yet: named so the error says "not yet"
  * rather than "unknown". */
 static const char *const later_layers[] = {
     "Conv3D", "Conv1DTranspose", "Conv3DTranspose", "SeparableConv1D", "DepthwiseConv1D",
     "MaxPooling3D", "AveragePooling3D", "GlobalMaxPooling3D", "GlobalAveragePooling3D",
     "ZeroPadding3D", "Cropping3D", "UpSampling3D", "SpatialDropout3D", "AlphaDropout",
-    "UnitNormalization", "GroupNormalization", "SimpleRNN", "LSTM", "GRU", "ConvLSTM2D",
-    "Bidirectional", "TimeDistributed", "Embedding", "Masking", "MultiHeadAttention", "Attention",
+    "UnitNormalization", "GroupNormalization", "ConvLSTM2D", "MultiHeadAttention", "Attention",
     "AdditiveAttention", "ThresholdedReLU", "Concatenate", "Add", "Subtract", "Multiply",
     "Average", "Maximum", "Minimum", "Dot", "Lambda", "Resizing", "CenterCrop", "RandomFlip",
     "RandomRotation", "RandomZoom", "RandomCrop", "RandomTranslation", "RandomContrast",
@@ -55,19 +56,14 @@ static const struct layer_ops *find_layer_type(const struct spec_node *key, stru
  * (quadratic in the count) whatever the file holds. */
 enum { MAX_LAYERS = 10000 };
 
-static int check_layer_count(const struct spec_node *layers, struct diag *d)
+int model_check_layer_count(const struct spec_node *layers, struct diag *d)
 {
     if (layers->n > MAX_LAYERS)
         return spec_error(layers, d, "%zu layers (nnc takes at most %d)", layers->n, MAX_LAYERS);
     return 0;
 }
 
-struct layer_list {
-    struct layer *items;
-    size_t n, cap;
-};
-
-static struct layer *list_push(struct layer_list *ll)
+struct layer *layer_list_push(struct layer_list *ll)
 {
     if (ll->n == ll->cap) {
         ll->cap = ll->cap ? 2 * ll->cap : 8;
@@ -78,7 +74,7 @@ static struct layer *list_push(struct layer_list *ll)
     return &ll->items[ll->n++];
 }
 
-static void list_free(struct layer_list *ll)
+void layer_list_free(struct layer_list *ll)
 {
     for (size_t i = 0; i < ll->n; i++)
         layer_free(&ll->items[i]);
@@ -87,7 +83,8 @@ static void list_free(struct layer_list *ll)
 }
 
 /* nnc form: "- Flatten" or "- Dense: {...}" (one-key map). */
-static int parse_nnc_layer(const struct spec_node *entry, struct layer *l, struct diag *d)
+int model_parse_nnc_layer(const struct spec_node *entry, struct layer *l,
+                          const char *const *extra_keys, size_t n_extra, struct diag *d)
 {
     const struct spec_node *key, *value = NULL;
     if (entry->kind == SPEC_SCALAR && !spec_is_null(entry)) {
@@ -108,12 +105,12 @@ static int parse_nnc_layer(const struct spec_node *entry, struct layer *l, struc
     const struct layer_ops *ops = find_layer_type(key, d);
     if (!ops)
         return -1;
-    return layer_parse(l, ops, value, key, NULL, 0, d);
+    return layer_parse(l, ops, value, key, extra_keys, n_extra, d);
 }
 
 /* Keras form: {class_name: Dense, config: {...}} (plus name/inbound_nodes in
  * functional models, which a Sequential config does not have). */
-static int parse_keras_layer(const struct spec_node *entry, struct layer *l, struct diag *d)
+int model_parse_keras_layer(const struct spec_node *entry, struct layer *l, struct diag *d)
 {
     static const char *const keys[] = {"class_name", "config", "name", "inbound_nodes", "module",
                                        "registered_name", "build_config"};
@@ -138,19 +135,42 @@ static int parse_keras_layer(const struct spec_node *entry, struct layer *l, str
 
 /* ---- names --------------------------------------------------------------- */
 
+/* The layers in the order Keras creates them: a wrapper's nested layers
+ * (depth first, in argument order) before the wrapper, as Python evaluates
+ * TimeDistributed(Dense(8)). Layers a wrapper derives are not counted. */
+static void creation_order(struct layer *l, struct layer ***all, size_t *n, size_t *cap)
+{
+    struct layer *kids[8];
+    if (l->derived)
+        return;
+    size_t n_kids = layer_children(l, kids, 8);
+    for (size_t k = 0; k < n_kids && k < 8; k++)
+        creation_order(kids[k], all, n, cap);
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 16;
+        *all = xrealloc(*all, *cap * sizeof **all);
+    }
+    (*all)[(*n)++] = l;
+}
+
 /* tf.keras default names: the snake-case base name, then _1, _2, ... counted
- * per base name over the layers without an explicit name. Input layers are
- * numbered from 1 (input_1), as Keras's Input() does. */
-static void assign_names(struct layer_list *ll)
+ * per base name over the layers without an explicit name, nested layers
+ * included. Input layers are numbered from 1 (input_1), as Keras's Input()
+ * does. */
+void model_assign_names(struct layer_list *ll)
 {
     const struct layer_ops *input = layer_find("InputLayer");
-    for (size_t i = 0; i < ll->n; i++) {
-        struct layer *l = &ll->items[i];
+    struct layer **all = NULL;
+    size_t n_all = 0, cap = 0;
+    for (size_t i = 0; i < ll->n; i++)
+        creation_order(&ll->items[i], &all, &n_all, &cap);
+    for (size_t i = 0; i < n_all; i++) {
+        struct layer *l = all[i];
         if (l->name)
             continue;
         size_t seen = l->ops == input ? 1 : 0;
         for (size_t j = 0; j < i; j++)
-            if (ll->items[j].ops == l->ops && ll->items[j].auto_named)
+            if (all[j]->ops == l->ops && all[j]->auto_named)
                 seen++;
         char buf[128];
         if (seen == 0)
@@ -160,9 +180,10 @@ static void assign_names(struct layer_list *ll)
         l->name = xstrdup(buf);
         l->auto_named = true;
     }
+    free(all);
 }
 
-static int check_unique_names(const struct layer_list *ll, struct diag *d)
+int model_check_unique_names(const struct layer_list *ll, struct diag *d)
 {
     for (size_t i = 0; i < ll->n; i++)
         for (size_t j = 0; j < i; j++)
@@ -186,6 +207,9 @@ static int assemble_sequential(struct model *m, struct layer_list *ll, const str
     if (leading_input && ll->n == 1)
         return spec_error(at, d, "the model has no layers after its Input");
     struct layer *first_real = leading_input ? &ll->items[1] : first;
+    if (!leading_input && !first->has_input_shape && first->ops == layer_find("Embedding"))
+        return spec_error(first->where, d, "the first layer needs input_length or input_shape "
+                          "(nnc has no variable-length sequences)");
     if (!leading_input && !first->has_input_shape)
         return spec_error(first->where, d,
                           "the first layer needs an input shape (input_shape, input_dim or "
@@ -225,40 +249,18 @@ static int assemble_sequential(struct model *m, struct layer_list *ll, const str
     free(ll->items);
     memset(ll, 0, sizeof *ll);
     m->sequential = true;
+    model_chain(m);
     return model_build(m, d);
 }
 
 /* ---- compile -------------------------------------------------------------- */
-
-static int parse_metrics(struct model *m, const struct spec_node *metrics, struct diag *d)
-{
-    if (!metrics || spec_is_null(metrics))
-        return 0;
-    if (metrics->kind == SPEC_SCALAR) {
-        m->compile.metric_nodes[m->compile.n_metrics++] = metrics;
-        return 0;
-    }
-    if (metrics->kind != SPEC_SEQ)
-        return spec_error(metrics, d, "metrics: expected a list of metric names");
-    /* tf.keras training configs nest metrics per output: [[...]]. */
-    if (metrics->n == 1 && metrics->items[0]->kind == SPEC_SEQ)
-        metrics = metrics->items[0];
-    if (metrics->n > MODEL_MAX_METRICS)
-        return spec_error(metrics, d, "at most %d metrics", MODEL_MAX_METRICS);
-    for (size_t i = 0; i < metrics->n; i++) {
-        /* Keras 2.12+ serializes compiled metrics as MeanMetricWrapper
-         * {name, fn}, which metric_parse reads. */
-        m->compile.metric_nodes[m->compile.n_metrics++] = metrics->items[i];
-    }
-    return 0;
-}
 
 /* compile: {optimizer, loss, metrics} (nnc and Keras-file top level) or
  * tf.keras training_config {optimizer_config, loss, metrics, ...}. */
 static int parse_compile(struct model *m, const struct spec_node *c, bool training_config,
                          struct diag *d)
 {
-    static const char *const keys[] = {"optimizer", "loss", "metrics"};
+    static const char *const keys[] = {"optimizer", "loss", "metrics", "loss_weights"};
     static const char *const tc_keys[] = {"optimizer_config", "loss", "metrics",
                                           "weighted_metrics", "loss_weights", "sample_weight_mode"};
     if (!c || spec_is_null(c))
@@ -266,13 +268,10 @@ static int parse_compile(struct model *m, const struct spec_node *c, bool traini
     if (training_config) {
         if (spec_check_keys(c, tc_keys, 6, "the training config", d) < 0)
             return -1;
-        const struct spec_node *lw = spec_get(c, "loss_weights");
         const struct spec_node *wm = spec_get(c, "weighted_metrics");
-        if (lw && !spec_is_null(lw))
-            return spec_error(lw, d, "loss_weights are not supported by nnc yet");
         if (wm && !spec_is_null(wm) && !(wm->kind == SPEC_SEQ && wm->n == 0))
             return spec_error(wm, d, "weighted_metrics are not supported by nnc yet");
-    } else if (spec_check_keys(c, keys, 3, "compile", d) < 0) {
+    } else if (spec_check_keys(c, keys, 4, "compile", d) < 0) {
         return -1;
     }
     m->compile.given = true;
@@ -283,9 +282,8 @@ static int parse_compile(struct model *m, const struct spec_node *c, bool traini
     const struct spec_node *loss = spec_get(c, "loss");
     if (!loss || spec_is_null(loss))
         return spec_error(c, d, "compile needs a loss");
-    if (loss_parse(loss, &m->compile.loss, d) < 0)
-        return -1;
-    return parse_metrics(m, spec_get(c, "metrics"), d);
+    return compile_parse_outputs(m, loss, spec_get(c, "loss_weights"), spec_get(c, "metrics"),
+                                 d);
 }
 
 /* ---- the three file forms ------------------------------------------------- */
@@ -297,32 +295,35 @@ static int load_nnc(struct model *m, struct model_file *mf, const struct spec_no
                                        "inputs", "outputs"};
     if (spec_check_keys(root, keys, sizeof keys / sizeof keys[0], "the model file", d) < 0)
         return -1;
-    const struct spec_node *inputs = spec_get(root, "inputs");
-    if (inputs || spec_get(root, "outputs"))
-        return spec_error(inputs ? inputs : spec_get(root, "outputs"), d,
-                          "functional models (inputs:/outputs:) are not supported by nnc yet");
+    /* inputs:/outputs: make it a functional model (SPEC 2.2). */
+    bool functional = spec_get(root, "inputs") || spec_get(root, "outputs");
     const struct spec_node *name = spec_get(root, "name");
-    const char *s = "sequential";
+    const char *s = functional ? "model" : "sequential";
     if (name && spec_string(name, &s, d) < 0)
         return -1;
     m->name = xstrdup(s);
     const struct spec_node *layers = spec_get(root, "layers");
-    if (!layers)
-        return spec_error(root, d, "the model file has no 'layers:' list");
-    if (layers->kind != SPEC_SEQ)
-        return spec_error(layers, d, "'layers' must be a list");
-    if (check_layer_count(layers, d) < 0)
-        return -1;
-    struct layer_list ll = {0};
-    for (size_t i = 0; i < layers->n; i++)
-        if (parse_nnc_layer(layers->items[i], list_push(&ll), d) < 0) {
-            list_free(&ll);
+    if (functional) {
+        if (functional_load_nnc(m, root, d) < 0)
+            return -1;
+    } else {
+        if (!layers)
+            return spec_error(root, d, "the model file has no 'layers:' list");
+        if (layers->kind != SPEC_SEQ)
+            return spec_error(layers, d, "'layers' must be a list");
+        if (model_check_layer_count(layers, d) < 0)
+            return -1;
+        struct layer_list ll = {0};
+        for (size_t i = 0; i < layers->n; i++)
+            if (model_parse_nnc_layer(layers->items[i], layer_list_push(&ll), NULL, 0, d) < 0) {
+                layer_list_free(&ll);
+                return -1;
+            }
+        model_assign_names(&ll);
+        if (model_check_unique_names(&ll, d) < 0 || assemble_sequential(m, &ll, layers, d) < 0) {
+            layer_list_free(&ll);
             return -1;
         }
-    assign_names(&ll);
-    if (check_unique_names(&ll, d) < 0 || assemble_sequential(m, &ll, layers, d) < 0) {
-        list_free(&ll);
-        return -1;
     }
     if (parse_compile(m, spec_get(root, "compile"), false, d) < 0)
         return -1;
@@ -347,11 +348,14 @@ static int load_keras_topology(struct model *m, const struct spec_node *topo, st
         return spec_error(topo, d, "the Keras model has no class_name");
     if (spec_string(cls, &cname, d) < 0)
         return -1;
-    if (!strcmp(cname, "Functional") || !strcmp(cname, "Model"))
-        return spec_error(cls, d, "functional Keras models are not supported by nnc yet");
-    if (strcmp(cname, "Sequential") != 0)
-        return spec_error(cls, d, "unknown model class '%s' (expected Sequential)", cname);
     const struct spec_node *config = spec_get(topo, "config");
+    if (!strcmp(cname, "Functional") || !strcmp(cname, "Model")) {
+        m->name = xstrdup("model");
+        return functional_load_keras(m, config, d);
+    }
+    if (strcmp(cname, "Sequential") != 0)
+        return spec_error(cls, d, "unknown model class '%s' (expected Sequential, Functional or "
+                          "Model)", cname);
     const struct spec_node *layers = config;
     const char *name = "sequential";
     if (config && config->kind == SPEC_MAP) {
@@ -366,18 +370,18 @@ static int load_keras_topology(struct model *m, const struct spec_node *topo, st
     }
     if (!layers || layers->kind != SPEC_SEQ)
         return spec_error(config ? config : topo, d, "the Sequential config has no layer list");
-    if (check_layer_count(layers, d) < 0)
+    if (model_check_layer_count(layers, d) < 0)
         return -1;
     m->name = xstrdup(name);
     struct layer_list ll = {0};
     for (size_t i = 0; i < layers->n; i++)
-        if (parse_keras_layer(layers->items[i], list_push(&ll), d) < 0) {
-            list_free(&ll);
+        if (model_parse_keras_layer(layers->items[i], layer_list_push(&ll), d) < 0) {
+            layer_list_free(&ll);
             return -1;
         }
-    assign_names(&ll);
-    if (check_unique_names(&ll, d) < 0 || assemble_sequential(m, &ll, layers, d) < 0) {
-        list_free(&ll);
+    model_assign_names(&ll);
+    if (model_check_unique_names(&ll, d) < 0 || assemble_sequential(m, &ll, layers, d) < 0) {
+        layer_list_free(&ll);
         return -1;
     }
     return 0;
@@ -504,4 +508,9 @@ void model_file_close(struct model_file *mf)
     free(mf->path);
     free(mf->dir);
     memset(mf, 0, sizeof *mf);
+}
+
+const struct layer_ops *model_file_layer_type(const struct spec_node *key, struct diag *d)
+{
+    return find_layer_type(key, d);
 }

@@ -25,5 +25,8 @@ struct model_file {
  * weights are not initialized. */
 int model_load(const char *path, struct model *m, struct model_file *mf, struct diag *d);
 void model_file_close(struct model_file *mf);
+/* The layer type a class-name node names (aliases included), or a located
+ * "unknown layer" / "not supported yet" error. */
+const struct layer_ops *model_file_layer_type(const struct spec_node *key, struct diag *d);
 
 #endif

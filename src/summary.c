@@ -1,14 +1,18 @@
 /* The tf.keras 2 summary table (keras/utils/layer_utils.py print_summary):
  * Sequential-like models use a line length of 65 with columns ending at
- * int(65 * .45) = 29, int(65 * .85) = 55 and 65. Each field is appended,
- * cut at its column's end and padded to it, and the character before the
- * next field becomes a space. Parameter counts in rows are plain integers;
- * totals use thousands separators ("{:,}"). */
+ * int(65 * .45) = 29, int(65 * .85) = 55 and 65; other functional models a
+ * line length of 98, columns ending at int(98 * .33) = 32, int(98 * .55) =
+ * 53, int(98 * .67) = 65 and 98, and a "Connected to" column. Each field
+ * is appended, cut at its column's end and padded to it, and the character
+ * before the next field becomes a space. Parameter counts in rows are
+ * plain integers; totals use thousands separators ("{:,}"). */
 #include "summary.h"
 
+#include <stdbool.h>
 #include <string.h>
 
-#define LINE_LENGTH 65
+#define SEQ_LENGTH 65
+#define FUNC_LENGTH 98
 
 static void print_row(FILE *out, const char *const *fields, const int *positions, int n)
 {
@@ -31,9 +35,9 @@ static void print_row(FILE *out, const char *const *fields, const int *positions
     fprintf(out, "%s\n", line);
 }
 
-static void print_rule(FILE *out, char c)
+static void print_rule(FILE *out, char c, int length)
 {
-    for (int i = 0; i < LINE_LENGTH; i++)
+    for (int i = 0; i < length; i++)
         fputc(c, out);
     fputc('\n', out);
 }
@@ -53,30 +57,128 @@ static const char *with_commas(size_t v, char *buf, size_t size)
     return buf;
 }
 
-void summary_print(const struct model *m, FILE *out)
+/* Keras's sequential_like test for a functional model: every depth holds
+ * one node, no node has several inbound tensors, no layer is called twice
+ * in the model. */
+static bool sequential_like(const struct model *m)
 {
-    static const int positions[] = {29, 55, 65};
-    static const char *const header[] = {"Layer (type)", "Output Shape", "Param #"};
-    fprintf(out, "Model: \"%s\"\n", m->name);
-    print_rule(out, '_');
-    print_row(out, header, positions, 3);
-    print_rule(out, '=');
-    /* A Sequential model does not list its InputLayer. */
-    for (size_t i = 1; i < m->n_nodes; i++) {
+    if (m->sequential)
+        return true;
+    for (size_t i = 0; i < m->n_nodes; i++) {
         const struct node *n = &m->nodes[i];
-        char name[300], shape[160], params[32];
-        snprintf(name, sizeof name, "%s (%s)", n->layer->name, n->layer->ops->class_name);
-        shape_format(&n->out, shape, sizeof shape);
-        snprintf(params, sizeof params, "%zu",
-                 layer_count_params(n->layer, true) + layer_count_params(n->layer, false));
-        const char *fields[] = {name, shape, params};
-        print_row(out, fields, positions, 3);
-        print_rule(out, i + 1 == m->n_nodes ? '=' : '_');
+        if (n->n_in > 1 || n->call > 0)
+            return false;
+        for (size_t j = 0; j < i; j++)
+            if (m->nodes[j].depth == n->depth)
+                return false;
     }
+    return true;
+}
+
+/* Output Shape: an InputLayer's output is a list of one shape in tf.keras 2
+ * ("[(None, 4)]"); a fixed batch size shows instead of None. */
+static void format_output(const struct model *m, const struct layer *l, const struct shape *s,
+                          char *buf, size_t size)
+{
+    char shape[160];
+    shape_format(s, shape, sizeof shape);
+    long batch = model_batch_size(m);
+    if (batch) {
+        char num[24];
+        size_t k = (size_t)snprintf(num, sizeof num, "(%ld", batch);
+        size_t rest = strlen(shape + 5); /* after "(None" */
+        if (k + rest < sizeof shape) {
+            memmove(shape + k, shape + 5, rest + 1);
+            memcpy(shape, num, k);
+        }
+    }
+    if (l->ops == layer_find("InputLayer"))
+        snprintf(buf, size, "[%s]", shape);
+    else
+        snprintf(buf, size, "%s", shape);
+}
+
+static void print_totals(const struct model *m, FILE *out, int length)
+{
     char a[40], b[40], c[40];
     size_t trainable = model_count_params(m, true), frozen = model_count_params(m, false);
     fprintf(out, "Total params: %s\n", with_commas(trainable + frozen, a, sizeof a));
     fprintf(out, "Trainable params: %s\n", with_commas(trainable, b, sizeof b));
     fprintf(out, "Non-trainable params: %s\n", with_commas(frozen, c, sizeof c));
-    print_rule(out, '_');
+    print_rule(out, '_', length);
+}
+
+/* The rows of a Sequential-like model: a Sequential model's layers (not its
+ * InputLayer), or every layer of a functional chain. */
+static void print_sequential(const struct model *m, FILE *out)
+{
+    static const int positions[] = {29, 55, SEQ_LENGTH};
+    static const char *const header[] = {"Layer (type)", "Output Shape", "Param #"};
+    print_rule(out, '_', SEQ_LENGTH);
+    print_row(out, header, positions, 3);
+    print_rule(out, '=', SEQ_LENGTH);
+    size_t first = m->sequential ? 1 : 0;
+    for (size_t i = first; i < m->n_layers; i++) {
+        const struct layer *l = &m->layers[i];
+        char name[300], shape[170], params[32];
+        snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->class_name);
+        format_output(m, l, &l->out_shape, shape, sizeof shape);
+        snprintf(params, sizeof params, "%zu",
+                 layer_count_params(l, true) + layer_count_params(l, false));
+        const char *fields[] = {name, shape, params};
+        print_row(out, fields, positions, 3);
+        print_rule(out, i + 1 == m->n_layers ? '=' : '_', SEQ_LENGTH);
+    }
+    print_totals(m, out, SEQ_LENGTH);
+}
+
+/* A layer's inbound tensors over its calls in the model, in call order,
+ * as "name[node][tensor]", one row each after the layer's first. */
+static void print_functional_layer(const struct model *m, const struct layer *l, FILE *out)
+{
+    static const int positions[] = {32, 53, 65, FUNC_LENGTH};
+    char name[300], shape[170], params[32], conn[300];
+    snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->class_name);
+    format_output(m, l, &l->out_shape, shape, sizeof shape);
+    snprintf(params, sizeof params, "%zu",
+             layer_count_params(l, true) + layer_count_params(l, false));
+    size_t n_conn = 0;
+    for (size_t call = 0;; call++) {
+        const struct node *n = NULL;
+        for (size_t i = 0; i < m->n_nodes && !n; i++)
+            if (m->nodes[i].layer == l && m->nodes[i].call == call)
+                n = &m->nodes[i];
+        if (!n)
+            break;
+        for (size_t k = 0; k < n->n_in; k++, n_conn++) {
+            snprintf(conn, sizeof conn, "%s[%zu][0]", n->in[k]->layer->name, n->in[k]->call);
+            const char *fields[] = {n_conn ? "" : name, n_conn ? "" : shape, n_conn ? "" : params,
+                                    conn};
+            print_row(out, fields, positions, 4);
+        }
+    }
+    if (n_conn == 0) {
+        const char *fields[] = {name, shape, params, ""};
+        print_row(out, fields, positions, 4);
+    }
+}
+
+void summary_print(const struct model *m, FILE *out)
+{
+    fprintf(out, "Model: \"%s\"\n", m->name);
+    if (sequential_like(m)) {
+        print_sequential(m, out);
+        return;
+    }
+    static const int positions[] = {32, 53, 65, FUNC_LENGTH};
+    static const char *const header[] = {"Layer (type)", "Output Shape", "Param #",
+                                         "Connected to"};
+    print_rule(out, '_', FUNC_LENGTH);
+    print_row(out, header, positions, 4);
+    print_rule(out, '=', FUNC_LENGTH);
+    for (size_t i = 0; i < m->n_layers; i++) {
+        print_functional_layer(m, &m->layers[i], out);
+        print_rule(out, i + 1 == m->n_layers ? '=' : '_', FUNC_LENGTH);
+    }
+    print_totals(m, out, FUNC_LENGTH);
 }

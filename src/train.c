@@ -10,6 +10,7 @@
 
 #include "interrupt.h"
 #include "progress.h"
+#include "stateful.h"
 
 void fit_conf_default(struct fit_conf *fc)
 {
@@ -73,83 +74,131 @@ int fit_conf_parse(const struct spec_node *fit, struct fit_conf *fc, struct diag
     return callback_list_parse(spec_get(fit, "callbacks"), &fc->callbacks, d);
 }
 
+size_t train_n_values(const struct model *m)
+{
+    size_t n = 1 + (m->n_outputs > 1 ? m->n_outputs : 0);
+    for (size_t k = 0; k < m->n_outputs; k++)
+        n += m->compile.out[k].n_metrics;
+    return n;
+}
+
+/* Keras's names: "loss", then with several outputs each output's loss as
+ * "<output>_loss", then each output's metrics, prefixed "<output>_" when
+ * there are several (tf.keras 2 compile_utils: LossesContainer and
+ * MetricsContainer._set_metric_names). */
 size_t train_value_names(const struct model *m, const char **names, const char *prefix,
                          char (*storage)[80])
 {
+    bool several = m->n_outputs > 1;
     size_t n = 0;
     snprintf(storage[n], 80, "%sloss", prefix);
     names[n] = storage[n];
     n++;
-    for (size_t i = 0; i < m->compile.n_metrics; i++, n++) {
-        snprintf(storage[n], 80, "%s%s", prefix, m->compile.metrics[i].name);
+    for (size_t k = 0; several && k < m->n_outputs; k++, n++) {
+        snprintf(storage[n], 80, "%s%s_loss", prefix, m->outputs[k]->layer->name);
         names[n] = storage[n];
     }
+    for (size_t k = 0; k < m->n_outputs; k++)
+        for (size_t i = 0; i < m->compile.out[k].n_metrics; i++, n++) {
+            snprintf(storage[n], 80, "%s%s%s%s", prefix, several ? m->outputs[k]->layer->name : "",
+                     several ? "_" : "", m->compile.out[k].metrics[i].name);
+            names[n] = storage[n];
+        }
+    NNC_ASSERT(n == train_n_values(m));
     return n;
 }
 
 /* Copies samples idx[0..B) (or first..first+B when idx is NULL) into the
- * model input and the target batch, and their weights into w_batch when
- * the dataset has weights (returns w_batch then, else NULL). */
+ * model inputs and the target batch, and their weights into w_batch when
+ * the dataset has weights (returns w_batch then, else NULL). A dataset row
+ * holds the inputs one after the other, then (in y) the targets one after
+ * the other; the target batch holds output 0's B targets, then output
+ * 1's, ... (model_target_block). */
 static const float *gather(struct model *m, const struct dataset *ds, const size_t *idx,
                            size_t first, size_t B, float *y_batch, float *w_batch)
 {
-    float *x = model_input(m);
     for (size_t b = 0; b < B; b++) {
         size_t i = idx ? idx[first + b] : first + b;
-        memcpy(x + b * ds->n_x, ds->x + i * ds->n_x, ds->n_x * sizeof *x);
-        memcpy(y_batch + b * ds->n_y, ds->y + i * ds->n_y, ds->n_y * sizeof *y_batch);
+        const float *x = ds->x + i * ds->n_x, *y = ds->y + i * ds->n_y;
+        for (size_t k = 0; k < m->n_inputs; k++) {
+            size_t size = shape_size(&m->inputs[k]->out);
+            memcpy(m->inputs[k]->y + b * size, x, size * sizeof *x);
+            x += size;
+        }
+        float *block = y_batch;
+        for (size_t k = 0; k < m->n_outputs; k++) {
+            size_t tw = model_target_size_at(m, k);
+            memcpy(block + b * tw, y, tw * sizeof *y);
+            y += tw;
+            block += B * tw;
+        }
         if (ds->w)
             w_batch[b] = ds->w[i];
     }
     return ds->w ? w_batch : NULL;
 }
 
-/* An epoch's running values as Keras reports them: the loss is a mean
- * weighted by batch size (fit's loss tracker), each metric accumulates in
+/* An epoch's running values as Keras reports them: the losses are means
+ * weighted by batch size (fit's loss trackers), each metric accumulates in
  * its own state (metrics.h: means over rows, or confusion counts). */
 struct running {
-    double loss_sum;
+    double loss_sum, output_sum[MODEL_MAX_IO];
     size_t seen;
-    struct metric_state metrics[MODEL_MAX_METRICS];
+    struct metric_state metrics[MODEL_MAX_IO][MODEL_MAX_METRICS];
 };
 
 static void running_init(const struct model *m, struct running *run)
 {
-    run->loss_sum = 0;
-    run->seen = 0;
-    for (size_t i = 0; i < m->compile.n_metrics; i++)
-        metric_state_init(&m->compile.metrics[i], &run->metrics[i]);
+    memset(run, 0, sizeof *run);
+    for (size_t k = 0; k < m->n_outputs; k++)
+        for (size_t i = 0; i < m->compile.out[k].n_metrics; i++)
+            metric_state_init(&m->compile.out[k].metrics[i], &run->metrics[k][i]);
 }
 
 static void running_reset(const struct model *m, struct running *run)
 {
     run->loss_sum = 0;
     run->seen = 0;
-    for (size_t i = 0; i < m->compile.n_metrics; i++)
-        metric_reset(&m->compile.metrics[i], &run->metrics[i]);
+    for (size_t k = 0; k < m->n_outputs; k++) {
+        run->output_sum[k] = 0;
+        for (size_t i = 0; i < m->compile.out[k].n_metrics; i++)
+            metric_reset(&m->compile.out[k].metrics[i], &run->metrics[k][i]);
+    }
 }
 
 static void running_free(const struct model *m, struct running *run)
 {
-    for (size_t i = 0; i < m->compile.n_metrics; i++)
-        metric_state_free(&run->metrics[i]);
+    for (size_t k = 0; k < m->n_outputs; k++)
+        for (size_t i = 0; i < m->compile.out[k].n_metrics; i++)
+            metric_state_free(&run->metrics[k][i]);
 }
 
-/* Adds the batch's loss and metrics, then writes the values so far
- * (loss, metrics...) to values. */
-static void accumulate(const struct model *m, size_t B, double loss, const float *y_batch,
-                       struct running *run, double *values)
+/* Adds the batch's losses (the total, and each output's) and metrics, then
+ * writes the values so far in train_value_names order to values. */
+static void accumulate(const struct model *m, size_t B, double loss, const double *per_output,
+                       const float *y_batch, struct running *run, double *values)
 {
-    size_t K = model_output_last_dim(m);
-    size_t rows = B * (model_output_size(m) / K);
-    size_t tw = loss_target_width(&m->compile.loss, K);
     run->loss_sum += loss * (double)B;
     run->seen += B;
-    values[0] = run->loss_sum / (double)run->seen;
-    for (size_t i = 0; i < m->compile.n_metrics; i++) {
-        const struct metric *mt = &m->compile.metrics[i];
-        metric_update(mt, &run->metrics[i], m->output->y, y_batch, rows, K, tw);
-        values[1 + i] = metric_result(mt, &run->metrics[i]);
+    size_t n = 0;
+    values[n++] = run->loss_sum / (double)run->seen;
+    for (size_t k = 0; m->n_outputs > 1 && k < m->n_outputs; k++) {
+        run->output_sum[k] += per_output[k] * (double)B;
+        values[n++] = run->output_sum[k] / (double)run->seen;
+    }
+    for (size_t k = 0; k < m->n_outputs; k++) {
+        const struct output_compile *oc = &m->compile.out[k];
+        size_t K = model_output_last_dim_at(m, k);
+        size_t rows = B * (model_output_size_at(m, k) / K);
+        size_t tw = loss_target_width(&oc->loss, K), rows_per_mask = 1;
+        const unsigned char *mask = model_output_mask_at(m, k, &rows_per_mask);
+        const float *t = model_target_block(m, B, y_batch, k);
+        for (size_t i = 0; i < oc->n_metrics; i++) {
+            const struct metric *mt = &oc->metrics[i];
+            metric_update_masked(mt, &run->metrics[k][i], m->outputs[k]->y, t, rows, K, tw,
+                                 mask, rows_per_mask);
+            values[n++] = metric_result(mt, &run->metrics[k][i]);
+        }
     }
 }
 
@@ -162,20 +211,19 @@ void train_evaluate(struct model *m, const struct dataset *ds, size_t batch_size
 void train_evaluate_steps(struct model *m, const struct dataset *ds, size_t batch_size,
                           size_t max_steps, int verbose, double *values)
 {
-    size_t n_values = 1 + m->compile.n_metrics;
+    size_t n_values = train_n_values(m);
     struct running run;
     running_init(m, &run);
-    size_t K = model_output_last_dim(m);
-    size_t rows_per = model_output_size(m) / K;
     model_workspace(m, batch_size);
+    model_reset_states(m); /* stateful layers start each evaluation afresh */
     float *y_batch = xcalloc(batch_size * ds->n_y, sizeof *y_batch);
     float *w_batch = xcalloc(batch_size, sizeof *w_batch);
     size_t steps = (ds->n + batch_size - 1) / batch_size;
     if (max_steps && max_steps < steps)
         steps = max_steps;
     struct progress p;
-    const char *names[1 + MODEL_MAX_METRICS];
-    char storage[1 + MODEL_MAX_METRICS][80];
+    const char *names[MODEL_MAX_VALUES];
+    char storage[MODEL_MAX_VALUES][80];
     train_value_names(m, names, "", storage);
     progress_start(&p, stderr, verbose, steps);
     for (size_t s = 0; s < steps; s++) {
@@ -183,10 +231,9 @@ void train_evaluate_steps(struct model *m, const struct dataset *ds, size_t batc
         size_t B = ds->n - first < batch_size ? ds->n - first : batch_size;
         const float *w = gather(m, ds, NULL, first, B, y_batch, w_batch);
         model_forward(m, B, false, NULL);
-        double loss = loss_compute_weighted(&m->compile.loss, m->output->y, y_batch,
-                                            B * rows_per, K, w, rows_per, NULL) +
-                      model_penalty(m, B);
-        accumulate(m, B, loss, y_batch, &run, values);
+        double per_output[MODEL_MAX_IO];
+        double loss = model_loss(m, B, y_batch, w, false, per_output) + model_penalty(m, B);
+        accumulate(m, B, loss, per_output, y_batch, &run, values);
         progress_update(&p, s + 1, names, values, n_values, s + 1 == steps);
     }
     running_free(m, &run);
@@ -220,12 +267,16 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
               struct diag *d)
 {
     size_t bs = (size_t)fc->batch_size;
-    size_t n_values = 1 + m->compile.n_metrics;
+    size_t n_values = train_n_values(m);
     int verbose = fc->verbose >= 0 ? fc->verbose : (isatty(STDERR_FILENO) ? 1 : 2);
     if (train->n == 0) {
         diag_set(d, "%s: no training samples left after the validation split", train->source);
         return -1;
     }
+    if (stateful_check_fit(m, fc->batch_size, fc->shuffle, train->n, train->source,
+                           val ? val->n : 0, val && val->source ? val->source : "validation data",
+                           d) < 0)
+        return -1;
     model_workspace(m, bs);
     float *y_batch = xcalloc(bs * train->n_y, sizeof *y_batch);
     float *w_batch = xcalloc(bs, sizeof *w_batch);
@@ -242,13 +293,13 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
     running_init(m, &run);
 
     /* History columns: loss, metrics, val_loss, val_metrics, lr, seconds. */
-    const char *names[2 * (1 + MODEL_MAX_METRICS) + 2];
-    char storage[2 * (1 + MODEL_MAX_METRICS)][80];
+    const char *names[2 * MODEL_MAX_VALUES + 2];
+    char storage[2 * MODEL_MAX_VALUES][80];
     size_t n_names = train_value_names(m, names, "", storage);
     if (val)
         n_names += train_value_names(m, names + n_names, "val_", storage + n_values);
     if (meta->history.n_cols == 0) {
-        char *cols[2 * (1 + MODEL_MAX_METRICS) + 2];
+        char *cols[2 * MODEL_MAX_VALUES + 2];
         for (size_t i = 0; i < n_names; i++)
             cols[i] = (char *)names[i];
         cols[n_names] = "lr";
@@ -269,6 +320,7 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
                            .save_ctx = fc->callbacks.save_ctx};
     long first_epoch, last_epoch;
     fit_epoch_range(fc, meta->epoch, &first_epoch, &last_epoch);
+    model_reset_states(m); /* after adapt's passes: stateful layers start from zero */
     if (callbacks_call(&fc->callbacks, CB_TRAIN_BEGIN, &fs, d) < 0)
         goto fail;
     /* BackupAndRestore may have restored a fit that had got further: it
@@ -286,7 +338,7 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
         struct progress p;
         progress_start(&p, stderr, verbose, steps);
         running_reset(m, &run);
-        double row[2 * (1 + MODEL_MAX_METRICS) + 2];
+        double row[2 * MODEL_MAX_VALUES + 2];
         for (size_t s = 0; s < steps; s++) {
             if (s % pass_steps == 0)
                 fit_order(fc, r, perm, train->n, bs);
@@ -294,14 +346,15 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
             size_t B = train->n - first < bs ? train->n - first : bs;
             const float *w = gather(m, train, perm, first, B, y_batch, w_batch);
             model_forward(m, B, true, r);
-            double loss = model_backward_weighted(m, B, y_batch, w);
+            double per_output[MODEL_MAX_IO];
+            double loss = model_backward_outputs(m, B, y_batch, w, per_output);
             optim_clip(&m->compile.optimizer, m->dw, vars, n_vars);
             for (size_t v = 0; v < n_vars; v++)
                 optim_step(&m->compile.optimizer, m->w, m->dw, state, m->n_weights,
                            vars[v].begin, vars[v].end, meta->iterations);
             model_apply_constraints(m);
             meta->iterations++;
-            accumulate(m, B, loss, y_batch, &run, row);
+            accumulate(m, B, loss, per_output, y_batch, &run, row);
             fs.batch = (long)s;
             fit_state_logs(&fs, names, row, n_values);
             if (callbacks_call(&fc->callbacks, CB_BATCH_END, &fs, d) < 0)
@@ -332,6 +385,7 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
             for (size_t i = 0; i < n_values; i++)
                 row[n_values + i] = NAN;
         }
+        model_reset_states(m); /* stateful layers: Keras's reset_states between epochs */
         const struct optimizer *o = &m->compile.optimizer;
         row[n_names] = optim_current_lr(o, meta->iterations);
         row[n_names + 1] = progress_now() - p.start;

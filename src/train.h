@@ -40,7 +40,11 @@ void fit_conf_default(struct fit_conf *fc);
  * seed, callbacks). */
 int fit_conf_parse(const struct spec_node *fit, struct fit_conf *fc, struct diag *d);
 
-/* Names of the reported values: "loss", then each metric's name. */
+/* The number of reported values (at most MODEL_MAX_VALUES) and their
+ * names: "loss", each output's loss when there are several
+ * ("out_a_loss"), then each output's metrics ("accuracy", or
+ * "out_a_accuracy" when there are several outputs), with prefix ("val_"). */
+size_t train_n_values(const struct model *m);
 size_t train_value_names(const struct model *m, const char **names, const char *prefix,
                          char (*storage)[80]);
 

@@ -55,9 +55,8 @@ double forward_loss(struct net *n)
     struct rng r;
     rng_seed(&r, n->drop_seed);
     model_forward(&n->m, n->B, n->training, &r);
-    return loss_compute(&n->m.compile.loss, n->m.output->y, n->t, net_rows(n),
-                        model_output_last_dim(&n->m), NULL) +
-           model_penalty(&n->m, n->B);
+    /* model_loss: the output's time-step mask, if any, as training has it. */
+    return model_loss(&n->m, n->B, n->t, NULL, false, NULL) + model_penalty(&n->m, n->B);
 }
 
 /* f(w) for gradcheck: w is n->m.w itself, perturbed in place. */
@@ -67,35 +66,43 @@ double net_loss(void *ctx, const float *w)
     return forward_loss(ctx);
 }
 
-void fill_targets(struct net *n, unsigned seed)
+/* Output k's targets: rows of the loss's target form. */
+static void fill_output_targets(struct net *n, size_t k, float *t, struct rng *r)
 {
-    size_t K = model_output_last_dim(&n->m), rows = net_rows(n);
-    size_t tw = loss_target_width(&n->m.compile.loss, K);
-    free(n->t);
-    n->t = calloc(rows * tw, sizeof *n->t);
-    ck_assert_ptr_nonnull(n->t);
-    struct rng r;
-    rng_seed(&r, seed);
+    size_t K = model_output_last_dim_at(&n->m, k);
+    size_t rows = n->B * (model_output_size_at(&n->m, k) / K);
     for (size_t i = 0; i < rows; i++) {
-        switch (n->m.compile.loss.kind) {
+        switch (n->m.compile.out[k].loss.kind) {
         default: /* regression losses */
-            for (size_t k = 0; k < K; k++)
-                n->t[i * K + k] = (float)(2 * rng_uniform(&r) - 1);
+            for (size_t j = 0; j < K; j++)
+                t[i * K + j] = (float)(2 * rng_uniform(r) - 1);
             break;
         case LOSS_BINARY_CE:
-            for (size_t k = 0; k < K; k++)
-                n->t[i * K + k] = (float)rng_below(&r, 2);
+            for (size_t j = 0; j < K; j++)
+                t[i * K + j] = (float)rng_below(r, 2);
             break;
         case LOSS_CATEGORICAL_CE:
         case LOSS_CATEGORICAL_HINGE:
         case LOSS_KLD:
-            n->t[i * K + rng_below(&r, K)] = 1;
+            t[i * K + rng_below(r, K)] = 1;
             break;
         case LOSS_SPARSE_CE:
-            n->t[i] = (float)rng_below(&r, K);
+            t[i] = (float)rng_below(r, K);
             break;
         }
     }
+}
+
+/* Every output's targets, output after output (model_target_block). */
+void fill_targets(struct net *n, unsigned seed)
+{
+    free(n->t);
+    n->t = calloc(n->B * model_targets_size(&n->m) + 1, sizeof *n->t);
+    ck_assert_ptr_nonnull(n->t);
+    struct rng r;
+    rng_seed(&r, seed);
+    for (size_t k = 0; k < n->m.n_outputs; k++)
+        fill_output_targets(n, k, (float *)model_target_block(&n->m, n->B, n->t, k), &r);
 }
 
 /* Weights from the model's initializers plus a small uniform jitter (so
@@ -107,7 +114,9 @@ void net_setup(struct net *n, unsigned seed, float lo, float hi)
     model_init_weights(&n->m, &r);
     for (size_t i = 0; i < n->m.n_weights; i++)
         n->m.w[i] += (float)(0.2 * rng_uniform(&r) - 0.1);
-    gc_fill_uniform(model_input(&n->m), n->B * model_input_size(&n->m), lo, hi, seed + 1000);
+    for (size_t k = 0; k < n->m.n_inputs; k++)
+        gc_fill_uniform(n->m.inputs[k]->y, n->B * shape_size(&n->m.inputs[k]->out), lo, hi,
+                        seed + 1000 + (unsigned)k);
     fill_targets(n, seed + 2000);
     n->drop_seed = 7919u * seed + 1;
 }
@@ -135,7 +144,7 @@ double net_margin(struct net *n)
         if (nd->layer->ops == act)
             best = fmin(best, dist_to_kinks(nd->in[0]->y, n->B * shape_size(&nd->in[0]->out)));
     }
-    if (n->m.compile.loss.kind == LOSS_MAE) {
+    if (n->m.compile.out[0].loss.kind == LOSS_MAE) {
         size_t count = n->B * model_output_size(&n->m);
         for (size_t i = 0; i < count; i++)
             best = fmin(best, fabs((double)n->m.output->y[i] - n->t[i]));
@@ -236,12 +245,20 @@ void check_model(const char *yaml, size_t B, bool training, const char *what)
  * dz in place, so every backward needs its own forward). */
 void node_backward(struct net *n, size_t i, const float *dy, float *dx, float *dw)
 {
+    node_backward_at(n, i, 0, dy, dx, dw);
+}
+
+void node_backward_at(struct net *n, size_t i, size_t k, const float *dy, float *dx, float *dw)
+{
     struct rng r;
     rng_seed(&r, n->drop_seed);
     model_forward(&n->m, n->B, n->training, &r);
     struct node *nd = &n->m.nodes[i];
-    const float *xs[1] = {nd->in[0]->y};
-    float *dxs[1] = {dx};
+    const float *xs[NODE_MAX_INPUTS];
+    float *dxs[NODE_MAX_INPUTS] = {NULL};
+    for (size_t j = 0; j < nd->n_in; j++)
+        xs[j] = nd->in[j]->y;
+    dxs[k] = dx;
     struct layer_call c = {
         .B = n->B, .x = xs, .y = nd->y, .cache = nd->cache, .dy = dy, .dx = dxs,
         .w = n->m.w, .dw = dw, .training = true, .rng = NULL,
@@ -267,36 +284,41 @@ void expect_added(const float *after, const float *fresh, size_t count, const ch
                       fresh[i]);
 }
 
+/* Node i's backward with dx for its input k. */
+static void check_accumulates_at(struct net *n, size_t i, size_t k, const char *what)
+{
+    const struct node *nd = &n->m.nodes[i];
+    size_t nw = n->m.n_weights;
+    size_t n_in = n->B * shape_size(&nd->in[k]->out), n_out = n->B * shape_size(&nd->out);
+    float *dy = filled(n_out, 0), *dy_copy = filled(n_out, 0);
+    gc_fill_uniform(dy, n_out, -1, 1, 77 + (unsigned)i);
+    memcpy(dy_copy, dy, n_out * sizeof *dy);
+    float *dx0 = filled(n_in, 0), *dx1 = filled(n_in, 1);
+    float *dw0 = filled(nw, 0), *dw1 = filled(nw, 1), *dw2 = filled(nw, 0);
+    node_backward_at(n, i, k, dy, dx0, dw0);
+    node_backward_at(n, i, k, dy, dx1, dw1);
+    node_backward_at(n, i, k, dy, NULL, dw2); /* no dx wanted: weights still get theirs */
+    expect_added(dx1, dx0, n_in, what, "dx");
+    expect_added(dw1, dw0, nw, what, "dw");
+    for (size_t j = 0; j < nw; j++)
+        ck_assert_msg(dw2[j] == dw0[j], "%s: dw[%zu] differs without dx", what, j);
+    /* dy is read-only and the gradient is not vacuous. */
+    ck_assert_msg(memcmp(dy, dy_copy, n_out * sizeof *dy) == 0, "%s: node %zu wrote dy", what, i);
+    double dxmax = 0;
+    for (size_t j = 0; j < n_in; j++)
+        dxmax = fmax(dxmax, fabs(dx0[j]));
+    ck_assert_msg(dxmax > 1e-3, "%s: node %zu: dx[%zu] is ~0", what, i, k);
+    free(dy), free(dy_copy), free(dx0), free(dx1), free(dw0), free(dw1), free(dw2);
+}
+
 void check_accumulates(const char *yaml, bool training, const char *what)
 {
     struct net n;
     net_load(&n, yaml);
     net_prepare_margin(&n, 3, training, -2, 2, 0); /* no differences taken: kinks are fine */
-    size_t nw = n.m.n_weights;
-    for (size_t i = 1; i < n.m.n_nodes; i++) {
-        const struct node *nd = &n.m.nodes[i];
-        size_t n_in = n.B * shape_size(&nd->in[0]->out), n_out = n.B * shape_size(&nd->out);
-        float *dy = filled(n_out, 0), *dy_copy = filled(n_out, 0);
-        gc_fill_uniform(dy, n_out, -1, 1, 77 + (unsigned)i);
-        memcpy(dy_copy, dy, n_out * sizeof *dy);
-        float *dx0 = filled(n_in, 0), *dx1 = filled(n_in, 1);
-        float *dw0 = filled(nw, 0), *dw1 = filled(nw, 1), *dw2 = filled(nw, 0);
-        node_backward(&n, i, dy, dx0, dw0);
-        node_backward(&n, i, dy, dx1, dw1);
-        node_backward(&n, i, dy, NULL, dw2); /* no dx wanted: weights still get theirs */
-        expect_added(dx1, dx0, n_in, what, "dx");
-        expect_added(dw1, dw0, nw, what, "dw");
-        for (size_t k = 0; k < nw; k++)
-            ck_assert_msg(dw2[k] == dw0[k], "%s: dw[%zu] differs without dx", what, k);
-        /* dy is read-only and the gradient is not vacuous. */
-        ck_assert_msg(memcmp(dy, dy_copy, n_out * sizeof *dy) == 0, "%s: node %zu wrote dy",
-                      what, i);
-        double dxmax = 0;
-        for (size_t k = 0; k < n_in; k++)
-            dxmax = fmax(dxmax, fabs(dx0[k]));
-        ck_assert_msg(dxmax > 1e-3, "%s: node %zu: dx is ~0", what, i);
-        free(dy), free(dy_copy), free(dx0), free(dx1), free(dw0), free(dw1), free(dw2);
-    }
+    for (size_t i = 0; i < n.m.n_nodes; i++)
+        for (size_t k = 0; k < n.m.nodes[i].n_in; k++) /* none for a model input */
+            check_accumulates_at(&n, i, k, what);
     net_free(&n);
 }
 
@@ -308,12 +330,28 @@ void check_batch_equals_singles(const char *yaml, const char *what)
     struct net n;
     net_load(&n, yaml);
     net_prepare(&n, B, false, -2, 2);
-    size_t in = model_input_size(&n.m), out = model_output_size(&n.m), nw = n.m.n_weights;
-    size_t tw = model_target_size(&n.m);
+    size_t in = 0, out = model_output_size(&n.m), nw = n.m.n_weights;
+    size_t tw = model_targets_size(&n.m);
+    /* Sample s's targets: each output's, output after output (the layout
+     * of a batch of 1). */
+    float *ts = filled(B * tw, 0);
+    for (size_t s = 0, at = 0; s < B; s++)
+        for (size_t k = 0; k < n.m.n_outputs; k++) {
+            size_t size = model_target_size_at(&n.m, k);
+            memcpy(ts + at, model_target_block(&n.m, B, n.t, k) + s * size, size * sizeof *ts);
+            at += size;
+        }
+    for (size_t k = 0; k < n.m.n_inputs; k++)
+        in += shape_size(&n.m.inputs[k]->out);
     float *x = filled(B * in, 0), *yb = filled(B * out, 0), *dwb = filled(nw, 0);
     double *dws = calloc(nw, sizeof *dws);
     ck_assert_ptr_nonnull(dws);
-    memcpy(x, model_input(&n.m), B * in * sizeof *x);
+    /* x holds each input's B samples, input after input. */
+    for (size_t k = 0, at = 0; k < n.m.n_inputs; k++) {
+        size_t size = B * shape_size(&n.m.inputs[k]->out);
+        memcpy(x + at, n.m.inputs[k]->y, size * sizeof *x);
+        at += size;
+    }
 
     forward_loss(&n);
     double loss_b = model_backward(&n.m, B, n.t);
@@ -322,13 +360,17 @@ void check_batch_equals_singles(const char *yaml, const char *what)
 
     double loss_s = 0;
     for (size_t s = 0; s < B; s++) {
-        memcpy(model_input(&n.m), x + s * in, in * sizeof *x);
+        for (size_t k = 0, at = 0; k < n.m.n_inputs; k++) {
+            size_t size = shape_size(&n.m.inputs[k]->out);
+            memcpy(n.m.inputs[k]->y, x + at + s * size, size * sizeof *x);
+            at += B * size;
+        }
         model_forward(&n.m, 1, false, NULL);
         for (size_t k = 0; k < out; k++)
             ck_assert_msg(fabsf(n.m.output->y[k] - yb[s * out + k]) <= 1e-6f,
                           "%s: sample %zu output %zu: %.9g alone, %.9g in the batch", what, s, k,
                           n.m.output->y[k], yb[s * out + k]);
-        loss_s += model_backward(&n.m, 1, n.t + s * tw);
+        loss_s += model_backward(&n.m, 1, ts + s * tw);
         for (size_t k = 0; k < nw; k++)
             dws[k] += n.m.dw[k];
     }
@@ -339,7 +381,7 @@ void check_batch_equals_singles(const char *yaml, const char *what)
         ck_assert_msg(fabs(dwb[k] - dws[k] / B) <= 1e-6 + 1e-5 * fabs(dwb[k]),
                       "%s: dw[%zu]: %.9g in the batch, %.9g from singles", what, k, dwb[k],
                       dws[k] / B);
-    free(x), free(yb), free(dwb), free(dws);
+    free(x), free(yb), free(dwb), free(dws), free(ts);
     net_free(&n);
 }
 
@@ -396,7 +438,9 @@ void check_writes(struct net *n, bool training, const char *what)
     struct rng r;
     rng_seed(&r, 3);
     model_init_weights(&n->m, &r);
-    gc_fill_uniform(model_input(&n->m), B * model_input_size(&n->m), -1, 1, 5);
+    for (size_t k = 0; k < n->m.n_inputs; k++)
+        gc_fill_uniform(n->m.inputs[k]->y, B * shape_size(&n->m.inputs[k]->out), -1, 1,
+                        5 + (unsigned)k);
     fill_targets(n, 9);
     double loss = forward_loss(n);
     for (size_t i = 0; i < n->m.n_nodes; i++) {
@@ -410,12 +454,14 @@ void check_writes(struct net *n, bool training, const char *what)
     }
     ck_assert_msg(isfinite(loss), "%s: loss %g", what, loss);
     model_backward(&n->m, B, n->t);
-    for (size_t i = 1; i < n->m.n_nodes; i++) {
+    for (size_t i = 0; i < n->m.n_nodes; i++) {
         const struct node *nd = &n->m.nodes[i];
+        if (nd->n_in == 0)
+            continue; /* a model input has no dy */
         size_t size = shape_size(&nd->out);
         /* Nodes with nothing trainable at or before them get no gradient
          * at all: their dy stays untouched. */
-        bool wanted = nd->needs_grad || nd == n->m.output;
+        bool wanted = nd->needs_grad || nd->is_output;
         expect_written(nd->dy, wanted ? B * size : 0, MAXB * size, sentinel(i, VIEW_DY), what,
                        nd->layer->name, "dy");
         if (nd->cache)

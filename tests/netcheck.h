@@ -31,7 +31,7 @@ struct net {
     struct model m;
     struct model_file mf;
     size_t B;
-    float *t;           /* targets, B * model_target_size floats */
+    float *t;           /* targets, B * model_targets_size floats (model_target_block) */
     bool training;
     uint64_t drop_seed; /* replayed before every forward pass */
     /* Optional: the margin from kinks of layer-specific values (pooling
@@ -50,7 +50,7 @@ size_t net_rows(const struct net *n);
 double forward_loss(struct net *n);
 /* gc_fn over the weights (perturbed in place in n->m.w). */
 double net_loss(void *ctx, const float *w);
-/* Random targets fitting the loss. */
+/* Random targets fitting each output's loss, output after output. */
 void fill_targets(struct net *n, unsigned seed);
 /* Weights from the initializers plus jitter, inputs uniform in [lo, hi). */
 void net_setup(struct net *n, unsigned seed, float lo, float hi);
@@ -75,11 +75,13 @@ void check_model_margin(const char *yaml, size_t B, bool training, double (*marg
                         const char *what);
 /* One node's backward after a fresh forward pass. */
 void node_backward(struct net *n, size_t i, const float *dy, float *dx, float *dw);
+/* The same with dx for the node's input k (the others get none). */
+void node_backward_at(struct net *n, size_t i, size_t k, const float *dy, float *dx, float *dw);
 float *filled(size_t count, float v);
 void expect_added(const float *after, const float *fresh, size_t count, const char *what,
                   const char *which);
-/* Every node's backward adds into dx and dw (never overwrites), leaves dy
- * alone and works without dx. */
+/* Every node's backward adds into dx (of each of its inputs) and dw
+ * (never overwrites), leaves dy alone and works without dx. */
 void check_accumulates(const char *yaml, bool training, const char *what);
 /* Outputs and gradients of a batch of 5 equal those of 5 single samples. */
 void check_batch_equals_singles(const char *yaml, const char *what);

@@ -234,9 +234,9 @@ START_TEST(test_roundtrip)
     assert_same_weights(&m, &m2);
     ck_assert(m2.compile.given);
     ck_assert_int_eq(m2.compile.optimizer.kind, OPT_ADAM);
-    ck_assert_int_eq(m2.compile.loss.kind, LOSS_CATEGORICAL_CE);
-    ck_assert_uint_eq(m2.compile.n_metrics, 1);
-    ck_assert_str_eq(m2.compile.metrics[0].name, "accuracy");
+    ck_assert_int_eq(m2.compile.out[0].loss.kind, LOSS_CATEGORICAL_CE);
+    ck_assert_uint_eq(m2.compile.out[0].n_metrics, 1);
+    ck_assert_str_eq(m2.compile.out[0].metrics[0].name, "accuracy");
 
     ck_assert_msg(checkpoint_load_meta(&mf2, &back, &d) == 0, "%s", d.msg);
     ck_assert_uint_eq(back.n_classes, 2);
@@ -291,16 +291,16 @@ START_TEST(test_compile_arguments_roundtrip)
     save_ok(ckpt, &m, NULL, NULL, 0);
     ck_assert_msg(load_trained(ckpt, &m2, &mf2, &d) == 0, "%s", d.msg);
     assert_same_weights(&m, &m2);
-    ck_assert_int_eq(m2.compile.loss.kind, LOSS_CATEGORICAL_CE);
-    ck_assert(m2.compile.loss.from_logits);
-    ck_assert(m2.compile.loss.label_smoothing == 0.1);
+    ck_assert_int_eq(m2.compile.out[0].loss.kind, LOSS_CATEGORICAL_CE);
+    ck_assert(m2.compile.out[0].loss.from_logits);
+    ck_assert(m2.compile.out[0].loss.label_smoothing == 0.1);
     ck_assert_int_eq(m2.compile.optimizer.kind, OPT_SGD);
     ck_assert(m2.compile.optimizer.learning_rate == 0.05);
     ck_assert(m2.compile.optimizer.momentum == 0.9);
     ck_assert(m2.compile.optimizer.nesterov);
-    ck_assert_uint_eq(m2.compile.n_metrics, 2);
-    ck_assert_str_eq(m2.compile.metrics[0].name, "acc");
-    ck_assert_str_eq(m2.compile.metrics[1].name, "mse");
+    ck_assert_uint_eq(m2.compile.out[0].n_metrics, 2);
+    ck_assert_str_eq(m2.compile.out[0].metrics[0].name, "acc");
+    ck_assert_str_eq(m2.compile.out[0].metrics[1].name, "mse");
     if (system("python3 -c pass >/dev/null 2>&1") == 0) {
         char cmd[512];
         snprintf(cmd, sizeof cmd,

@@ -99,7 +99,7 @@ static double model_weighted_fn(void *ctx, const float *x)
     struct net *n = ctx;
     (void)x;
     model_forward(&n->m, n->B, false, NULL);
-    return loss_compute_weighted(&n->m.compile.loss, n->m.output->y, n->t, net_rows(n),
+    return loss_compute_weighted(&n->m.compile.out[0].loss, n->m.output->y, n->t, net_rows(n),
                                  model_output_last_dim(&n->m), g_w, 1, NULL) +
            model_penalty(&n->m, n->B);
 }

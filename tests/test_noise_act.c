@@ -476,7 +476,7 @@ START_TEST(test_activity_penalty)
     for (size_t i = 0; i < B * 4; i++)
         want += (double)cases[_i].l1 * fabs(y[i]) + (double)cases[_i].l2 * y[i] * y[i];
     want /= B;
-    double plain = loss_compute(&n.m.compile.loss, n.m.output->y, n.t, net_rows(&n), 2, NULL);
+    double plain = loss_compute(&n.m.compile.out[0].loss, n.m.output->y, n.t, net_rows(&n), 2, NULL);
     ck_assert_msg(fabs(model_penalty(&n.m, B) - want) <= 1e-9 + 1e-6 * want, "%s: penalty %.9g, want %.9g",
                   cases[_i].args, model_penalty(&n.m, B), want);
     ck_assert_msg(fabs(total - (plain + want)) <= 1e-6 * (1 + total), "%s: loss %.9g vs %.9g",

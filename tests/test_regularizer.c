@@ -294,7 +294,7 @@ START_TEST(test_model_penalty_value)
     want += (a0 + a1) / 3;
     ck_assert_double_eq_tol(model_penalty(&n.m, 3), want, 1e-6 * want);
     /* The training loss is the data loss plus the penalty. */
-    double data = loss_compute(&n.m.compile.loss, n.m.output->y, n.t, 3, 3, NULL);
+    double data = loss_compute(&n.m.compile.out[0].loss, n.m.output->y, n.t, 3, 3, NULL);
     ck_assert_double_eq_tol(model_backward(&n.m, 3, n.t), data + want, 1e-6 * (data + want));
     net_free(&n);
 }

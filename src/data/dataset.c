@@ -1,23 +1,27 @@
 /* CSV -> in-memory datasets (see dataset.h). */
 #include "dataset.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 int data_conf_parse(const struct spec_node *section, struct data_conf *out, struct diag *d)
 {
-    static const char *const keys[] = {"target", "features", "header", "delimiter",
-                                       "sample_weight"};
+    static const char *const keys[] = {"target",        "features", "header", "delimiter",
+                                       "sample_weight", "comment",  "na_value",
+                                       "inputs", "targets"}; /* dataset_named.c */
     memset(out, 0, sizeof *out);
     out->csv.header = -1;
     if (!section || spec_is_null(section))
         return 0;
-    if (spec_check_keys(section, keys, 5, "the data section", d) < 0)
+    if (spec_check_keys(section, keys, sizeof keys / sizeof keys[0], "the data section", d) < 0)
         return -1;
     out->target = spec_get(section, "target");
     out->sample_weight = spec_get(section, "sample_weight");
     out->features = spec_get(section, "features");
+    out->inputs = spec_get(section, "inputs");
+    out->targets = spec_get(section, "targets");
     const struct spec_node *h = spec_get(section, "header");
     if (h) {
         bool b;
@@ -32,11 +36,46 @@ int data_conf_parse(const struct spec_node *section, struct data_conf *out, stru
             return -1;
         if (!strcmp(s, "\\t") || !strcmp(s, "tab"))
             s = "\t";
+        else if (!strcmp(s, "whitespace") || !strcmp(s, "space"))
+            s = " ";
         if (strlen(s) != 1)
-            return spec_error(delim, d, "delimiter must be one character");
+            return spec_error(delim, d,
+                              "delimiter must be one character, tab or whitespace, not '%s'", s);
+        if (strchr("\"\r\n", s[0]))
+            return spec_error(delim, d, "a quote or line end cannot be the delimiter");
         out->csv.delimiter = (unsigned char)s[0];
     }
+    const struct spec_node *comment = spec_get(section, "comment");
+    if (comment && !spec_is_null(comment)) {
+        if (spec_string(comment, &out->csv.comment, d) < 0)
+            return -1;
+        size_t n = strlen(out->csv.comment);
+        if (n == 0 || n > 16 || strpbrk(out->csv.comment, "\r\n"))
+            return spec_error(comment, d, "comment must be 1 to 16 characters on one line");
+    }
+    const struct spec_node *na = spec_get(section, "na_value");
+    if (na && !spec_is_null(na)) {
+        double v;
+        if (spec_double(na, &v, d) < 0)
+            return -1;
+        if (fabs(v) > FLT_MAX)
+            return spec_error(na, d, "na_value %g is out of range for float32", v);
+        out->csv.has_na = true;
+        out->csv.na_value = (float)v;
+    }
     return 0;
+}
+
+struct csv_options data_csv_options(const struct data_conf *dc, const struct ckpt_meta *meta)
+{
+    struct csv_options opt = dc->csv;
+    if (!opt.has_na && meta->has_na) {
+        opt.has_na = true;
+        opt.na_value = meta->na_value;
+    }
+    if (!opt.comment)
+        opt.comment = meta->comment;
+    return opt;
 }
 
 /* Every column not in `not` (in order). */
@@ -66,14 +105,20 @@ static int cmp_named(const void *a, const void *b)
     return strcmp(((const struct named_index *)a)->name, ((const struct named_index *)b)->name);
 }
 
-/* Reads every row; y holds the raw target columns. */
-static int read_all(struct csv_reader *r, size_t n_x, size_t n_t, float **x, float **t, size_t *n,
-                    struct diag *d)
+size_t dataset_line(const struct dataset *ds, size_t i)
+{
+    return ds->line ? ds->line[i] : ds->first_line + i;
+}
+
+/* Reads every row; y holds the raw target columns, *lines each row's line. */
+static int read_all(struct csv_reader *r, size_t n_x, size_t n_t, float **x, float **t,
+                    size_t **lines, size_t *n, struct diag *d)
 {
     /* 1024 rows to start with, fewer when rows are wide (up to 2^20 fields) */
     size_t cap = n_x > 1024 ? ((size_t)1 << 20) / n_x + 1 : 1024, rows = 0;
     *x = xmalloc(cap * n_x * sizeof **x);
     *t = xmalloc(cap * (n_t ? n_t : 1) * sizeof **t);
+    *lines = xmalloc(cap * sizeof **lines);
     for (;;) {
         if (rows == cap) {
             size_t bytes;
@@ -84,12 +129,15 @@ static int read_all(struct csv_reader *r, size_t n_x, size_t n_t, float **x, flo
             cap *= 2;
             *x = xrealloc(*x, bytes);
             *t = xrealloc(*t, cap * (n_t ? n_t : 1) * sizeof **t);
+            *lines = xrealloc(*lines, cap * sizeof **lines);
         }
         long got = csv_read(r, cap - rows, *x + rows * n_x, *t + rows * n_t, d);
         if (got < 0)
             return -1;
         if (got == 0)
             break;
+        for (size_t k = 0; k < (size_t)got; k++)
+            (*lines)[rows + k] = csv_row_line(r, k);
         rows += (size_t)got;
     }
     if (rows == 0) {
@@ -100,17 +148,29 @@ static int read_all(struct csv_reader *r, size_t n_x, size_t n_t, float **x, flo
     return 0;
 }
 
+int dataset_read_csv(struct csv_reader *r, size_t n_x, size_t n_t, float **x, float **t,
+                     size_t **lines, size_t *n, struct diag *d)
+{
+    return read_all(r, n_x, n_t, x, t, lines, n, d);
+}
+
 /* Raw targets (n, n_t) -> what the loss wants (n, model_target_size):
  * class indices stay indices for sparse losses, become one-hot vectors for
  * categorical ones (Keras's to_categorical), and are checked against K. */
 int dataset_convert_targets(const struct model *m, struct dataset *ds, const float *t, size_t n_t,
                             bool is_class, size_t n_classes, struct diag *d)
 {
-    size_t K = model_output_last_dim(m);
-    size_t width = model_target_size(m);
-    bool index_target = n_t == 1 && (m->compile.loss.kind == LOSS_SPARSE_CE ||
-                                     (K > 1 && width == K && m->compile.loss.kind ==
-                                                                 LOSS_CATEGORICAL_CE));
+    return dataset_convert_targets_at(m, 0, ds, t, n_t, is_class, n_classes, d);
+}
+
+int dataset_convert_targets_at(const struct model *m, size_t k, struct dataset *ds, const float *t,
+                               size_t n_t, bool is_class, size_t n_classes, struct diag *d)
+{
+    const struct loss *loss = &m->compile.out[k].loss;
+    size_t K = model_output_last_dim_at(m, k);
+    size_t width = model_target_size_at(m, k);
+    bool index_target = n_t == 1 && (loss->kind == LOSS_SPARSE_CE ||
+                                     (K > 1 && width == K && loss->kind == LOSS_CATEGORICAL_CE));
     if (is_class && !index_target && !(K == 1 && n_classes <= 2)) {
         diag_at(d, ds->source, 0, 0,
                 "the target holds class names; use sparse_categorical_crossentropy or "
@@ -126,7 +186,7 @@ int dataset_convert_targets(const struct model *m, struct dataset *ds, const flo
     if (!index_target && n_t != width) {
         diag_at(d, ds->source, 0, 0,
                 "%zu target column%s, the model's output with loss %s needs %zu", n_t,
-                n_t == 1 ? "" : "s", loss_name(&m->compile.loss), width);
+                n_t == 1 ? "" : "s", loss_name(loss), width);
         return -1;
     }
     ds->n_y = width;
@@ -138,11 +198,11 @@ int dataset_convert_targets(const struct model *m, struct dataset *ds, const flo
         }
         float v = t[i];
         if (v != floorf(v) || v < 0 || v >= (float)K) {
-            diag_at(d, ds->source, ds->first_line + i, 0,
+            diag_at(d, ds->source, dataset_line(ds, i), 0,
                     "label %g is not a class index in [0, %zu)", (double)v, K);
             return -1;
         }
-        if (m->compile.loss.kind == LOSS_SPARSE_CE)
+        if (loss->kind == LOSS_SPARSE_CE)
             ds->y[i] = v;
         else
             ds->y[i * width + (size_t)v] = 1.0f;
@@ -172,7 +232,7 @@ static int split_weights(struct dataset *ds, size_t n_x, size_t weight_col, stru
         ds->w[i] = row[n_x];
         memmove(ds->x + i * n_x, row, n_x * sizeof *ds->x);
         if (ds->w[i] < 0) {
-            diag_at(d, ds->source, ds->first_line + i, weight_col + 1,
+            diag_at(d, ds->source, dataset_line(ds, i), weight_col + 1,
                     "sample weight %g is negative", (double)ds->w[i]);
             return -1;
         }
@@ -188,7 +248,7 @@ static int load_rows(struct csv_reader *r, const struct model *m, struct dataset
     int rc = -1;
     ds->source = xstrdup(csv_path(r));
     ds->first_line = csv_has_header(r) ? 2 : 1;
-    if (read_all(r, n_x + (weight_col != NULL), n_t, &x, &t, &ds->n, d) < 0)
+    if (read_all(r, n_x + (weight_col != NULL), n_t, &x, &t, &ds->line, &ds->n, d) < 0)
         goto out;
     ds->x = x;
     ds->n_x = n_x;
@@ -263,6 +323,19 @@ static int select_columns(struct csv_reader *r, const size_t *features, size_t n
     return rc;
 }
 
+int dataset_check_input(const struct model *m, const char *source, size_t first_line,
+                        const size_t *lines, const float *x, size_t n, const size_t *cols,
+                        struct diag *d)
+{
+    size_t sample, value;
+    char why[200];
+    if (model_check_input(m, x, n, &sample, &value, why, sizeof why) == 0)
+        return 0;
+    diag_at(d, source, lines ? lines[sample] : first_line + sample,
+            cols ? cols[value] + 1 : 0, "%s", why);
+    return -1;
+}
+
 int dataset_load_train(const char *path, const struct data_conf *dc, const struct model *m,
                        struct dataset *ds, struct ckpt_meta *meta, struct diag *d)
 {
@@ -305,9 +378,13 @@ int dataset_load_train(const char *path, const struct data_conf *dc, const struc
     if (check_features(m, path, n_f, d) < 0 ||
         select_columns(r, features, n_f, wp, target, n_t, d) < 0)
         goto out;
-    if (load_rows(r, m, ds, n_f, n_t, wp, false, meta, d) < 0)
+    if (load_rows(r, m, ds, n_f, n_t, wp, false, meta, d) < 0 ||
+        dataset_check_input(m, ds->source, ds->first_line, ds->line, ds->x, ds->n, features, d) < 0)
         goto out;
     meta->n_columns = n_cols;
+    meta->has_na = dc->csv.has_na;
+    meta->na_value = dc->csv.na_value;
+    meta->comment = dc->csv.comment ? xstrdup(dc->csv.comment) : NULL;
     meta->n_features = n_f;
     meta->feature_cols = features;
     meta->n_target = n_t;
@@ -344,7 +421,8 @@ int dataset_load_eval(const char *path, const struct data_conf *dc, const struct
 {
     memset(ds, 0, sizeof *ds);
     struct csv_reader *r;
-    if (csv_open(&r, path, &dc->csv, d) < 0)
+    struct csv_options opt = data_csv_options(dc, meta);
+    if (csv_open(&r, path, &opt, d) < 0)
         return -1;
     int rc = -1;
     size_t n_t = meta->n_target ? meta->n_target : 1;
@@ -376,7 +454,8 @@ int dataset_load_eval(const char *path, const struct data_conf *dc, const struct
         goto out;
     if (meta->n_classes)
         csv_fix_classes(r, meta->classes, meta->n_classes);
-    if (load_rows(r, m, ds, n_f, n_t, wp, true, (struct ckpt_meta *)meta, d) < 0)
+    if (load_rows(r, m, ds, n_f, n_t, wp, true, (struct ckpt_meta *)meta, d) < 0 ||
+        dataset_check_input(m, ds->source, ds->first_line, ds->line, ds->x, ds->n, features, d) < 0)
         goto out;
     rc = 0;
 out:
@@ -391,7 +470,7 @@ out:
 int predict_columns(struct csv_reader *r, const struct model *m, const struct ckpt_meta *meta,
                     struct diag *d)
 {
-    size_t need = model_input_size(m), n_cols = csv_n_columns(r);
+    size_t need = model_inputs_size(m), n_cols = csv_n_columns(r);
     size_t *cols = xcalloc(need, sizeof *cols);
     int rc = -1;
     bool by_name = meta->feature_names && csv_has_header(r);
@@ -407,8 +486,13 @@ int predict_columns(struct csv_reader *r, const struct model *m, const struct ck
         rc = csv_select(r, meta->feature_cols, need, NULL, 0, d);
     } else {
         char buf[96];
-        diag_at(d, csv_path(r), 0, 0, "%zu columns, the model's input %s needs %zu%s", n_cols,
-                shape_format(&m->nodes[0].out, buf, sizeof buf), need,
+        char what[128];
+        if (m->n_inputs > 1)
+            snprintf(what, sizeof what, "%zu inputs need", m->n_inputs);
+        else
+            snprintf(what, sizeof what, "input %s needs",
+                     shape_format(&m->nodes[0].out, buf, sizeof buf));
+        diag_at(d, csv_path(r), 0, 0, "%zu columns, the model's %s %zu%s", n_cols, what, need,
                 meta->n_columns ? " (or the training data's layout)" : "");
     }
     free(cols);
@@ -434,6 +518,10 @@ void dataset_split_tail(struct dataset *ds, size_t count, struct dataset *tail)
         tail->w = xcalloc(count, sizeof *tail->w);
         memcpy(tail->w, ds->w + keep, count * sizeof *tail->w);
     }
+    if (ds->line) {
+        tail->line = xcalloc(count ? count : 1, sizeof *tail->line);
+        memcpy(tail->line, ds->line + keep, count * sizeof *tail->line);
+    }
     ds->n = keep;
 }
 
@@ -443,5 +531,6 @@ void dataset_free(struct dataset *ds)
     free(ds->x);
     free(ds->y);
     free(ds->w);
+    free(ds->line);
     memset(ds, 0, sizeof *ds);
 }

@@ -166,7 +166,8 @@ static int load_arrays(const char *const *paths, size_t n_paths, const struct da
     ds->first_line = 1; /* messages count rows from 1 */
     ds->n = x.n;
     ds->n_x = x.row_size;
-    if (!(ds->x = read_all(&x, d)) || !(t = read_all(&y, d)))
+    if (!(ds->x = read_all(&x, d)) || !(t = read_all(&y, d)) ||
+        dataset_check_input(m, x.name, 1, NULL, ds->x, ds->n, NULL, d) < 0)
         goto out;
     rc = dataset_convert_targets(m, ds, t, y.row_size, false, 0, d);
 out:
@@ -182,6 +183,8 @@ int dataset_load_train_files(const char *const *paths, size_t n_paths,
                              const struct data_conf *dc, const struct model *m,
                              struct dataset *ds, struct ckpt_meta *meta, struct diag *d)
 {
+    if (m->n_inputs > 1 || m->n_outputs > 1 || dc->inputs || dc->targets)
+        return dataset_load_multi(paths, n_paths, dc, m, true, meta, ds, d);
     if (n_paths == 1 && data_format_detect(paths[0]) == DATA_CSV)
         return dataset_load_train(paths[0], dc, m, ds, meta, d);
     return load_arrays(paths, n_paths, dc, m, ROLE_TRAIN, ds, d);
@@ -191,6 +194,8 @@ int dataset_load_eval_files(const char *const *paths, size_t n_paths,
                             const struct data_conf *dc, const struct model *m,
                             const struct ckpt_meta *meta, struct dataset *ds, struct diag *d)
 {
+    if (m->n_inputs > 1 || m->n_outputs > 1 || meta->n_target_groups)
+        return dataset_load_multi(paths, n_paths, dc, m, false, (struct ckpt_meta *)meta, ds, d);
     if (n_paths == 1 && data_format_detect(paths[0]) == DATA_CSV)
         return dataset_load_eval(paths[0], dc, m, meta, ds, d);
     return load_arrays(paths, n_paths, dc, m, ROLE_EVAL, ds, d);

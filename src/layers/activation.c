@@ -64,4 +64,5 @@ const struct layer_ops activation_layer_ops = {
     .cache_floats = activation_cache,
     .forward = activation_forward_,
     .backward = activation_backward_,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

@@ -73,4 +73,5 @@ const struct layer_ops activity_regularization_ops = {
     .forward = activity_regularization_forward,
     .backward = activity_regularization_backward,
     .activity = activity_regularization_activity,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

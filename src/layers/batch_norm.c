@@ -14,6 +14,10 @@
  * Keras's _bessels_correction_test_only keeps it), and epsilon is raised to
  * at least 1.001e-5 (tensorflow/python/ops/nn_impl.py fused_batch_norm).
  * Other inputs (after a Dense: 2-D) take tf.nn.moments' biased variance.
+ * Under a time-step mask (BatchNormalization.call's mask in late tf.keras 2,
+ * non-fused path only) the batch statistics are tf.nn.weighted_moments
+ * with the mask as frequency weights: the mean and variance of the
+ * unmasked steps (0 and 0 when none is), which then normalize every step.
  *
  * Memory: the cache holds one float, in sample 0's slot: whether forward used
  * the batch statistics. Backward recomputes them from x with the same code
@@ -170,6 +174,10 @@ struct bn_run {
     const struct layer_call *c;
     size_t rows;        /* B * outer */
     bool batch_stats;   /* normalize with the batch's statistics (training) */
+    /* The time-step mask weighting the batch statistics, or NULL: element e
+     * of the batch has weight mask[e / per_step]. */
+    const unsigned char *mask;
+    size_t per_step;
 };
 
 static const float *bn_param(const struct bn_run *r, int p)
@@ -177,10 +185,47 @@ static const float *bn_param(const struct bn_run *r, int p)
     return p < 0 ? NULL : r->c->w + r->l->params[p].offset;
 }
 
+/* bn_stats under a mask: weighted sums, and the weight of each channel in
+ * W (tf.nn.weighted_moments, which divides with div_no_nan). */
+static void bn_stats_masked(const struct bn_run *r, size_t c0, size_t k, float *mean, float *inv,
+                            float *bmean, float *bvar, double *W)
+{
+    const struct bn_conf *cf = r->l->conf;
+    size_t C = cf->ax.C, inner = cf->ax.inner;
+    const float *x = r->c->x[0];
+    double sum[BN_GROUP] = {0}, sq[BN_GROUP] = {0}, mu[BN_GROUP];
+    for (size_t j = 0; j < k; j++)
+        W[j] = 0;
+    for (size_t row = 0; row < r->rows; row++)
+        for (size_t j = 0; j < k; j++) {
+            size_t at = (row * C + c0 + j) * inner;
+            for (size_t i = 0; i < inner; i++)
+                if (r->mask[(at + i) / r->per_step]) {
+                    sum[j] += x[at + i];
+                    W[j] += 1;
+                }
+        }
+    for (size_t j = 0; j < k; j++)
+        mu[j] = W[j] > 0 ? sum[j] / W[j] : 0;
+    for (size_t row = 0; row < r->rows; row++)
+        for (size_t j = 0; j < k; j++) {
+            size_t at = (row * C + c0 + j) * inner;
+            for (size_t i = 0; i < inner; i++)
+                if (r->mask[(at + i) / r->per_step])
+                    sq[j] += (x[at + i] - mu[j]) * (x[at + i] - mu[j]);
+        }
+    for (size_t j = 0; j < k; j++) {
+        bmean[j] = mean[j] = (float)mu[j];
+        bvar[j] = (float)(W[j] > 0 ? sq[j] / W[j] : 0);
+        inv[j] = 1.0f / sqrtf(bvar[j] + cf->eps);
+    }
+}
+
 /* Channels [c0, c0 + k): the mean and 1 / sqrt(var + eps) used to normalize,
- * and (batch statistics only) the float batch mean and biased variance. */
+ * and (batch statistics only) the float batch mean and biased variance and
+ * in W the number of values they cover (the mask's weight under a mask). */
 static void bn_stats(const struct bn_run *r, size_t c0, size_t k, float *mean, float *inv,
-                     float *bmean, float *bvar)
+                     float *bmean, float *bvar, double *W)
 {
     const struct bn_conf *cf = r->l->conf;
     size_t C = cf->ax.C, inner = cf->ax.inner;
@@ -192,10 +237,16 @@ static void bn_stats(const struct bn_run *r, size_t c0, size_t k, float *mean, f
         }
         return;
     }
+    if (r->mask) {
+        bn_stats_masked(r, c0, k, mean, inv, bmean, bvar, W);
+        return;
+    }
     /* Two passes in double: the mean, then the mean squared deviation. */
     const float *x = r->c->x[0];
     double sum[BN_GROUP] = {0}, sq[BN_GROUP] = {0}, mu[BN_GROUP];
     double N = (double)(r->rows * inner);
+    for (size_t j = 0; j < k; j++)
+        W[j] = N;
     for (size_t row = 0; row < r->rows; row++)
         for (size_t j = 0; j < k; j++) {
             const float *p = x + (row * C + c0 + j) * inner;
@@ -254,7 +305,8 @@ static void bn_forward_groups(void *ctx, size_t g0, size_t g1)
         size_t c0 = g * BN_GROUP, k = C - c0 < BN_GROUP ? C - c0 : BN_GROUP;
         float mean[BN_GROUP], inv[BN_GROUP], bmean[BN_GROUP], bvar[BN_GROUP];
         float a[BN_GROUP], b[BN_GROUP];
-        bn_stats(r, c0, k, mean, inv, bmean, bvar);
+        double W[BN_GROUP];
+        bn_stats(r, c0, k, mean, inv, bmean, bvar, W);
         if (r->batch_stats && r->c->w_stats)
             bn_update(r, c0, k, bmean, bvar);
         for (size_t j = 0; j < k; j++) {
@@ -272,18 +324,31 @@ static void bn_forward_groups(void *ctx, size_t g0, size_t g1)
 
 static size_t bn_groups(const struct bn_conf *cf) { return (cf->ax.C + BN_GROUP - 1) / BN_GROUP; }
 
-static void bn_forward(const struct layer *l, const struct layer_call *c)
+/* The pass over a batch; Keras's fused path ignores a mask (with a warning). */
+static struct bn_run bn_run_of(const struct layer *l, const struct layer_call *c, bool batch_stats)
 {
     const struct bn_conf *cf = l->conf;
-    struct bn_run r = {l, c, c->B * cf->ax.outer, c->training && l->trainable};
+    struct bn_run r = {l, c, c->B * cf->ax.outer, batch_stats, NULL, 0};
+    if (c->mask && batch_stats && !cf->fused) {
+        r.mask = c->mask;
+        r.per_step = shape_size(&l->in_shape) / l->in_shape.dim[0];
+    }
+    return r;
+}
+
+static void bn_forward(const struct layer *l, const struct layer_call *c)
+{
+    struct bn_run r = bn_run_of(l, c, c->training && l->trainable);
     c->cache[0] = r.batch_stats ? 1.0f : 0.0f;
-    parallel_for(bn_groups(cf), 1, bn_forward_groups, &r);
+    parallel_for(bn_groups(l->conf), 1, bn_forward_groups, &r);
 }
 
 /* Per channel, over its N values, with xh = (x - mean) * inv:
  *   dbeta = sum dy, dgamma = sum dy * xh;
  *   dx = gamma * inv * (dy - dbeta / N - xh * dgamma / N)  with batch statistics
- *   dx = gamma * inv * dy                                   with moving ones. */
+ *   dx = gamma * inv * dy                                   with moving ones.
+ * Under a mask (statistics over the W values of weight m = 1) every value
+ * still depends on them: dx = gamma * inv * (dy - m dbeta / W - m xh dgamma / W). */
 static void bn_backward_groups(void *ctx, size_t g0, size_t g1)
 {
     const struct bn_run *r = ctx;
@@ -291,12 +356,11 @@ static void bn_backward_groups(void *ctx, size_t g0, size_t g1)
     size_t C = cf->ax.C, inner = cf->ax.inner;
     const float *x = r->c->x[0], *dy = r->c->dy, *gamma = bn_param(r, cf->p_gamma);
     float *dx = r->c->dx[0];
-    double N = (double)(r->rows * inner);
     for (size_t g = g0; g < g1; g++) {
         size_t c0 = g * BN_GROUP, k = C - c0 < BN_GROUP ? C - c0 : BN_GROUP;
         float mean[BN_GROUP], inv[BN_GROUP], bmean[BN_GROUP], bvar[BN_GROUP];
-        double sdy[BN_GROUP] = {0}, sdyx[BN_GROUP] = {0};
-        bn_stats(r, c0, k, mean, inv, bmean, bvar);
+        double sdy[BN_GROUP] = {0}, sdyx[BN_GROUP] = {0}, W[BN_GROUP];
+        bn_stats(r, c0, k, mean, inv, bmean, bvar, W);
         for (size_t row = 0; row < r->rows; row++)
             for (size_t j = 0; j < k; j++) {
                 size_t at = (row * C + c0 + j) * inner;
@@ -318,12 +382,20 @@ static void bn_backward_groups(void *ctx, size_t g0, size_t g1)
         float a[BN_GROUP], mdy[BN_GROUP], mdyx[BN_GROUP];
         for (size_t j = 0; j < k; j++) {
             a[j] = gamma ? gamma[c0 + j] * inv[j] : inv[j];
-            mdy[j] = r->batch_stats ? (float)(sdy[j] / N) : 0.0f;
-            mdyx[j] = r->batch_stats ? (float)(sdyx[j] / N) : 0.0f;
+            mdy[j] = r->batch_stats && W[j] > 0 ? (float)(sdy[j] / W[j]) : 0.0f;
+            mdyx[j] = r->batch_stats && W[j] > 0 ? (float)(sdyx[j] / W[j]) : 0.0f;
         }
         for (size_t row = 0; row < r->rows; row++)
             for (size_t j = 0; j < k; j++) {
                 size_t at = (row * C + c0 + j) * inner;
+                if (r->mask) {
+                    for (size_t i = 0; i < inner; i++) {
+                        float xh = (x[at + i] - mean[j]) * inv[j];
+                        float m = r->mask[(at + i) / r->per_step] ? 1.0f : 0.0f;
+                        dx[at + i] += a[j] * (dy[at + i] - m * mdy[j] - m * xh * mdyx[j]);
+                    }
+                    continue;
+                }
                 for (size_t i = 0; i < inner; i++) {
                     float xh = (x[at + i] - mean[j]) * inv[j];
                     dx[at + i] += a[j] * (dy[at + i] - mdy[j] - xh * mdyx[j]);
@@ -335,7 +407,7 @@ static void bn_backward_groups(void *ctx, size_t g0, size_t g1)
 static void bn_backward(const struct layer *l, const struct layer_call *c)
 {
     const struct bn_conf *cf = l->conf;
-    struct bn_run r = {l, c, c->B * cf->ax.outer, c->cache[0] != 0.0f};
+    struct bn_run r = bn_run_of(l, c, c->cache[0] != 0.0f);
     parallel_for(bn_groups(cf), 1, bn_backward_groups, &r);
 }
 
@@ -351,4 +423,5 @@ const struct layer_ops batch_norm_ops = {
     .cache_floats = bn_cache,
     .forward = bn_forward,
     .backward = bn_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

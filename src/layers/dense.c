@@ -134,4 +134,5 @@ const struct layer_ops dense_ops = {
     .cache_floats = dense_cache,
     .forward = dense_forward,
     .backward = dense_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

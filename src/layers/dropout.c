@@ -83,4 +83,5 @@ const struct layer_ops dropout_ops = {
     .cache_floats = dropout_cache,
     .forward = dropout_forward,
     .backward = dropout_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

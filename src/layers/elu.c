@@ -83,4 +83,5 @@ const struct layer_ops elu_ops = {
     .build = elu_build,
     .forward = elu_forward,
     .backward = elu_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

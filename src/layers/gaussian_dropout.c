@@ -81,4 +81,5 @@ const struct layer_ops gaussian_dropout_ops = {
     .cache_floats = gaussian_dropout_cache,
     .forward = gaussian_dropout_forward,
     .backward = gaussian_dropout_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

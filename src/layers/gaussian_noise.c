@@ -67,4 +67,5 @@ const struct layer_ops gaussian_noise_ops = {
     .build = gaussian_noise_build,
     .forward = gaussian_noise_forward,
     .backward = gaussian_noise_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

@@ -5,7 +5,12 @@
  * Keras reduces with tf.reduce_max / reduce_mean, so the max's gradient is
  * TF's: split evenly between the positions equal to the maximum (ties are
  * rare except where a ReLU left a channel at 0). Backward recomputes them
- * from x and y; no cache. */
+ * from x and y; no cache.
+ * GlobalAveragePooling1D honours a time-step mask as Keras's does
+ * (keras/layers/pooling/global_average_pooling1d.py: sum(x * mask) /
+ * sum(mask) over the steps; a sample with every step masked gives 0 here,
+ * 0/0 there) and, like it, passes no mask on (compute_mask returns None).
+ * The max pools do not support masking in Keras: they ignore it. */
 #include <stddef.h>
 
 #include "../parallel.h"
@@ -56,6 +61,7 @@ static int global_build(struct layer *l, const struct shape *in, size_t n_in, st
 struct global_job {
     const struct layer_call *c;
     size_t P, C; /* positions and channels per sample */
+    const unsigned char *mask; /* GlobalAveragePooling1D's time-step mask (B * P) or NULL */
 };
 
 static void max_forward_samples(void *ctx, size_t begin, size_t end)
@@ -96,6 +102,22 @@ static void max_backward_samples(void *ctx, size_t begin, size_t end)
     }
 }
 
+/* The steps of sample b that count (its mask; all P without one), or 0. */
+static size_t avg_count(const struct global_job *j, size_t b)
+{
+    if (!j->mask)
+        return j->P;
+    size_t n = 0;
+    for (size_t p = 0; p < j->P; p++)
+        n += j->mask[b * j->P + p] != 0;
+    return n;
+}
+
+static bool avg_kept(const struct global_job *j, size_t b, size_t p)
+{
+    return !j->mask || j->mask[b * j->P + p];
+}
+
 /* Sums in double: P can be large (a whole image). */
 static void avg_forward_samples(void *ctx, size_t begin, size_t end)
 {
@@ -104,11 +126,13 @@ static void avg_forward_samples(void *ctx, size_t begin, size_t end)
     for (size_t b = begin; b < end; b++) {
         const float *x = j->c->x[0] + b * P * C;
         float *y = j->c->y + b * C;
+        size_t n = avg_count(j, b);
         for (size_t ch = 0; ch < C; ch++) {
             double s = 0;
             for (size_t p = 0; p < P; p++)
-                s += x[p * C + ch];
-            y[ch] = (float)(s / (double)P);
+                if (avg_kept(j, b, p))
+                    s += x[p * C + ch];
+            y[ch] = n ? (float)(s / (double)n) : 0.0f;
         }
     }
 }
@@ -120,15 +144,17 @@ static void avg_backward_samples(void *ctx, size_t begin, size_t end)
     for (size_t b = begin; b < end; b++) {
         const float *dy = j->c->dy + b * C;
         float *dx = j->c->dx[0] + b * P * C;
+        size_t n = avg_count(j, b);
         for (size_t p = 0; p < P; p++)
-            for (size_t ch = 0; ch < C; ch++)
-                dx[p * C + ch] += dy[ch] / (float)P;
+            for (size_t ch = 0; n && avg_kept(j, b, p) && ch < C; ch++)
+                dx[p * C + ch] += dy[ch] / (float)n;
     }
 }
 
 static void global_run(const struct layer *l, const struct layer_call *c, parallel_fn fn)
 {
-    struct global_job j = {.c = c};
+    const struct global_conf *cf = l->conf;
+    struct global_job j = {.c = c, .mask = cf->dims == 1 ? c->mask : NULL};
     j.C = l->in_shape.dim[l->in_shape.rank - 1];
     j.P = shape_size(&l->in_shape) / j.C;
     parallel_for_samples(c->B, j.P * j.C, fn, &j);

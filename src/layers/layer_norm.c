@@ -234,4 +234,5 @@ const struct layer_ops layer_norm_ops = {
     .cache_floats = ln_cache,
     .forward = ln_forward,
     .backward = ln_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

@@ -32,5 +32,9 @@ extern const struct layer_ops activity_regularization_ops;
 extern const struct layer_ops batch_norm_ops, layer_norm_ops, normalization_ops, rescaling_ops;
 extern const struct layer_ops conv1d_ops, conv2d_ops, conv2d_transpose_ops;
 extern const struct layer_ops depthwise_conv2d_ops, separable_conv2d_ops;
+extern const struct layer_ops add_ops, subtract_ops, multiply_ops, average_ops, maximum_ops, minimum_ops, concatenate_ops, dot_ops; /* merge.c, dot.c */
+extern const struct layer_ops embedding_ops, masking_ops;
+extern const struct layer_ops simple_rnn_ops, lstm_ops, gru_ops; /* simple_rnn.c lstm.c gru.c */
+extern const struct layer_ops time_distributed_ops, bidirectional_ops; /* time_distributed.c, bidirectional.c */
 
 #endif

@@ -78,4 +78,5 @@ const struct layer_ops leaky_relu_ops = {
     .build = leaky_relu_build,
     .forward = leaky_relu_forward,
     .backward = leaky_relu_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

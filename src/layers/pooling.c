@@ -181,6 +181,21 @@ struct pool_job {
     size_t in_size, out_size; /* per sample */
 };
 
+/* One window position folded into the running maxima of all C channels:
+ * channels innermost and restrict-qualified so that the compiler turns the
+ * compare-and-select into vector blends; strict > keeps the first maximum. */
+static void max_fold(size_t C, const float *restrict xi, uint32_t at, float *restrict best,
+                     uint32_t *restrict arg)
+{
+    /* The selects as masks: GCC 12 leaves a mixed float/int ?: scalar. */
+    for (uint32_t ch = 0; ch < (uint32_t)C; ch++) {
+        float v = xi[ch], b = best[ch];
+        uint32_t gt = (uint32_t)-(int32_t)(v > b);
+        best[ch] = v > b ? v : b;
+        arg[ch] = (arg[ch] & ~gt) | ((at + ch) & gt);
+    }
+}
+
 static void max_forward_samples(void *ctx, size_t begin, size_t end)
 {
     const struct pool_job *j = ctx;
@@ -197,23 +212,16 @@ static void max_forward_samples(void *ctx, size_t begin, size_t end)
                 /* The cache slots hold uint32 indices (only ever accessed
                  * as such, so the float storage takes that type). */
                 uint32_t *io = (uint32_t *)(void *)(idx + (oh * g->OW + ow) * C);
-                /* Per channel, the window in registers with branch-free
-                 * selects (maxss / cmov: window values are unpredictable);
-                 * strict > keeps the first maximum. */
+                uint32_t first = (uint32_t)((h0 * g->W + w0) * C);
                 for (size_t ch = 0; ch < C; ch++) {
-                    uint32_t bi = (uint32_t)((h0 * g->W + w0) * C + ch);
-                    float best = x[bi];
-                    for (size_t h = h0; h < h1; h++)
-                        for (size_t w = w0; w < w1; w++) {
-                            uint32_t at = (uint32_t)((h * g->W + w) * C + ch);
-                            float v = x[at];
-                            bool gt = v > best;
-                            best = gt ? v : best;
-                            bi = gt ? at : bi;
-                        }
-                    yo[ch] = best;
-                    io[ch] = bi;
+                    yo[ch] = x[first + ch];
+                    io[ch] = first + (uint32_t)ch;
                 }
+                for (size_t h = h0; h < h1; h++)
+                    for (size_t w = h == h0 ? w0 + 1 : w0; w < w1; w++) {
+                        uint32_t at = (uint32_t)((h * g->W + w) * C);
+                        max_fold(C, x + at, at, yo, io);
+                    }
             }
     }
 }

@@ -142,4 +142,5 @@ const struct layer_ops prelu_ops = {
     .build = prelu_build,
     .forward = prelu_forward,
     .backward = prelu_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

@@ -164,4 +164,5 @@ const struct layer_ops relu_ops = {
     .build = relu_build,
     .forward = relu_forward,
     .backward = relu_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

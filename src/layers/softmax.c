@@ -147,4 +147,5 @@ const struct layer_ops softmax_ops = {
     .build = softmax_build,
     .forward = softmax_forward,
     .backward = softmax_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

@@ -123,6 +123,7 @@ const struct layer_ops spatial_dropout1d_ops = {
     .cache_floats = spatial_dropout_cache,
     .forward = spatial_dropout_forward,
     .backward = spatial_dropout_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };
 
 const struct layer_ops spatial_dropout2d_ops = {
@@ -137,4 +138,5 @@ const struct layer_ops spatial_dropout2d_ops = {
     .cache_floats = spatial_dropout_cache,
     .forward = spatial_dropout_forward,
     .backward = spatial_dropout_backward,
+    .mask_mode = layer_mask_keep, /* supports_masking */
 };

@@ -2,15 +2,16 @@
 // predict.js: load an nnc checkpoint (or any TensorFlow.js layers-model
 // directory) with TensorFlow.js and print its predictions.
 //
-//   node predict.js CHECKPOINT_DIR INPUT.csv|-
+//   node predict.js CHECKPOINT_DIR INPUT.csv|- [INPUT2.csv ...]
 //
 // Reads CHECKPOINT_DIR/model.json and the weight files its weightsManifest
 // names (paths relative to the directory), builds the model with
 // tf.loadLayersModel(tf.io.fromMemory(...)) exactly as tfjs's own file and
 // http loaders assemble the artifacts (strict: every weight must match), then
-// predicts INPUT.csv: numbers, no header, one sample per row, each row
-// reshaped to model.inputs[0].shape. Prints one CSV row per sample: the
-// flattened output(s), each value as C's printf("%.9g").
+// predicts: one INPUT file per model input, in model.inputs order, each
+// numbers, no header, one sample per row, each row reshaped to that input's
+// shape. Prints one CSV row per sample: the flattened outputs, in
+// model.outputs order, each value as C's printf("%.9g").
 // Any problem: one line "predict.js: ..." on stderr and exit status 1
 // (2 for bad usage).
 'use strict';
@@ -156,9 +157,9 @@ function readRows(file) {
 
 async function main() {
     const args = process.argv.slice(2);
-    if (args.length !== 2)
-        die('usage: node predict.js CHECKPOINT_DIR INPUT.csv|-', 2);
-    const [dir, input] = args;
+    if (args.length < 2)
+        die('usage: node predict.js CHECKPOINT_DIR INPUT.csv|- [INPUT2.csv ...]', 2);
+    const [dir, ...inputs] = args;
 
     const tf = await loadTf();
 
@@ -180,23 +181,27 @@ async function main() {
     } catch (e) {
         die(`${jsonFile}: TensorFlow.js cannot load it: ${e.message}`);
     }
-    if (model.inputs.length !== 1)
-        die(`${jsonFile}: the model has ${model.inputs.length} inputs; only single-input models are supported`);
+    if (model.inputs.length !== inputs.length)
+        die(`${jsonFile}: the model has ${model.inputs.length} inputs; give one file for each`);
 
-    const shape = model.inputs[0].shape.slice(1);
-    if (shape.some(d => d == null)) die(`${jsonFile}: input shape [${model.inputs[0].shape}] has unknown dimensions`);
-    const perRow = shape.reduce((a, d) => a * d, 1);
-    const rows = readRows(input);
-    if (rows[0].length !== perRow)
-        die(`${input}: rows have ${rows[0].length} values, but the model input (${shape}) needs ${perRow}`);
-
-    const x = tf.tensor(rows.flat(), [rows.length, ...shape], model.inputs[0].dtype || 'float32');
+    let n = -1;
+    const xs = model.inputs.map((inp, k) => {
+        const shape = inp.shape.slice(1);
+        if (shape.some(d => d == null)) die(`${jsonFile}: input shape [${inp.shape}] has unknown dimensions`);
+        const perRow = shape.reduce((a, d) => a * d, 1);
+        const rows = readRows(inputs[k]);
+        if (rows[0].length !== perRow)
+            die(`${inputs[k]}: rows have ${rows[0].length} values, but the model input (${shape}) needs ${perRow}`);
+        if (n >= 0 && rows.length !== n) die(`${inputs[k]}: ${rows.length} rows, but ${inputs[0]} has ${n}`);
+        n = rows.length;
+        return tf.tensor(rows.flat(), [rows.length, ...shape], inp.dtype || 'float32');
+    });
     let y;
-    try { y = model.predict(x); } catch (e) { die(`predict failed: ${e.message}`); }
+    try { y = model.predict(xs.length === 1 ? xs[0] : xs); } catch (e) { die(`predict failed: ${e.message}`); }
     const outs = Array.isArray(y) ? y : [y];
-    const vals = outs.map(t => ({ data: t.dataSync(), per: t.size / rows.length }));
+    const vals = outs.map(t => ({ data: t.dataSync(), per: t.size / n }));
     const lines = [];
-    for (let i = 0; i < rows.length; i++) {
+    for (let i = 0; i < n; i++) {
         const cells = [];
         for (const o of vals)
             for (let k = 0; k < o.per; k++) cells.push(fmtG9(o.data[i * o.per + k]));

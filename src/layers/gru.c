@@ -1,0 +1,314 @@
+/* GRU (keras/layers/rnn/gru.py, GRUCell): gate blocks z, r, h of
+ * W (D, 3U) and R (U, 3U). With reset_after (Keras 2's default; bias
+ * (2, 3U): b_in, b_rec):
+ *   Xz, Xr, Xh = x_t W + b_in        Rz, Rr, Rh = h_prev R + b_rec
+ *   z = g(Xz + Rz)   r = g(Xr + Rr)   h~ = f(Xh + r Rh)
+ * without (bias (3U): b_in only):
+ *   z = g(Xz + h_prev Rz)   r = g(Xr + h_prev Rr)   h~ = f(Xh + (r h_prev) R_h)
+ * and in both  h = z h_prev + (1 - z) h~.
+ * Z holds the full pre-activations of z, r, h~ (so dZ is the input part's
+ * gradient); A holds z, r, h~; the extra array RH holds Rh (reset_after)
+ * or r h_prev (times the h block's recurrent dropout mask). */
+#include <cblas.h>
+#include <string.h>
+
+#include "layers.h"
+#include "rnn_common.h"
+
+/* ---- reset_after: the recurrent projection of the step in one GEMM ---- */
+
+static void after_rows(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
+{
+    size_t U = r->U, G = r->G, t = rnn_time(r, s);
+    enum act_kind ga = r->cf->recurrent_activation, fa = r->cf->activation;
+    const float *brec = r->bias ? r->bias + G : NULL;
+    for (size_t b = b0; b < b1; b++) {
+        float *z = rnn_row(r->z, r, b, t, G), *a = rnn_row(r->a, r, b, t, G);
+        const float *rec = r->sc + b * G;
+        float *rh = rnn_row(r->ex, r, b, t, U);
+        for (size_t j = 0; j < 2 * U; j++)
+            z[j] += rec[j] + (brec ? brec[j] : 0.0f);
+        rnn_act(ga, z, a, U);
+        rnn_act(ga, z + U, a + U, U);
+        for (size_t j = 0; j < U; j++) {
+            rh[j] = rec[2 * U + j] + (brec ? brec[2 * U + j] : 0.0f);
+            z[2 * U + j] += a[U + j] * rh[j];
+        }
+        rnn_act(fa, z + 2 * U, a + 2 * U, U);
+        const float *h_prev = rnn_row(r->hp, r, b, t, U), *zg = a, *hh = a + 2 * U;
+        float *h = rnn_h_new(r, s, b);
+        for (size_t j = 0; j < U; j++)
+            h[j] = zg[j] * h_prev[j] + (1.0f - zg[j]) * hh[j];
+    }
+}
+
+/* dz = gh (h_prev - h~), dh~ = gh (1 - z), gh <- gh z (the direct path);
+ * dXh = f'() dh~; dr = dXh Rh; dRh = dXh r (kept in RH for dR);
+ * dXz, dXr through g'. */
+static void after_back_rows(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
+{
+    size_t U = r->U, G = r->G, t = rnn_time(r, s);
+    enum act_kind ga = r->cf->recurrent_activation, fa = r->cf->activation;
+    for (size_t b = b0; b < b1; b++) {
+        float *z = rnn_row(r->z, r, b, t, G), *rh = rnn_row(r->ex, r, b, t, U);
+        if (!rnn_kept(r, b, t)) {
+            memset(z, 0, G * sizeof *z);
+            memset(rh, 0, U * sizeof *rh);
+            continue;
+        }
+        const float *a = rnn_row(r->a, r, b, t, G), *h_prev = rnn_row(r->hp, r, b, t, U);
+        const float *zg = a, *rg = a + U, *hh = a + 2 * U;
+        float *gh = r->gh + b * U, *da = r->sc + b * G;
+        for (size_t j = 0; j < U; j++) {
+            da[j] = gh[j] * (h_prev[j] - hh[j]);
+            da[2 * U + j] = gh[j] * (1.0f - zg[j]);
+            gh[j] *= zg[j];
+        }
+        rnn_act_back(fa, z + 2 * U, hh, da + 2 * U, z + 2 * U, U);
+        for (size_t j = 0; j < U; j++) {
+            da[U + j] = z[2 * U + j] * rh[j];
+            rh[j] = z[2 * U + j] * rg[j];
+        }
+        rnn_act_back(ga, z, zg, da, z, U);
+        rnn_act_back(ga, z + U, rg, da + U, z + U, U);
+    }
+}
+
+static void gru_after_step(const struct rnn_run *r, size_t s)
+{
+    size_t t = rnn_time(r, s), T = r->T, U = r->U, G = r->G;
+    rnn_recurrent(r, r->hp + t * U, T * U, 0, G, r->sc, G, 0.0f, true);
+    rnn_rows(r, s, 12 * G, after_rows);
+}
+
+static void gru_after_step_back(const struct rnn_run *r, size_t s)
+{
+    size_t t = rnn_time(r, s), T = r->T, U = r->U, G = r->G;
+    rnn_rows(r, s, 12 * G, after_back_rows);
+    rnn_recurrent_back(r, r->z + t * G, T * G, 0, 2 * U, r->gh, true);
+    rnn_recurrent_back(r, r->ex + t * U, T * U, 2 * U, U, r->gh, true);
+}
+
+/* dR = h_prev^T [dXz dXr dRh]; the recurrent bias row gets their sums. */
+static void gru_after_grad(const struct rnn_run *r)
+{
+    size_t U = r->U, G = r->G, rows = r->B * r->T;
+    rnn_grad_recurrent(r, r->hp, 0, 2 * U, r->z, G, true);
+    rnn_grad_recurrent(r, r->hp, 2 * U, U, r->ex, U, true);
+    if (r->db) {
+        float *db = r->db + G;
+        for (size_t i = 0; i < rows; i++) {
+            for (size_t j = 0; j < 2 * U; j++)
+                db[j] += r->z[i * G + j];
+            for (size_t j = 0; j < U; j++)
+                db[2 * U + j] += r->ex[i * U + j];
+        }
+    }
+}
+
+/* ---- reset_after false: r multiplies h_prev before R_h ---- */
+
+static void before_rows(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
+{
+    size_t U = r->U, G = r->G, t = rnn_time(r, s);
+    enum act_kind ga = r->cf->recurrent_activation;
+    for (size_t b = b0; b < b1; b++) {
+        const float *z = rnn_row(r->z, r, b, t, G), *h_prev = rnn_row(r->hp, r, b, t, U);
+        float *a = rnn_row(r->a, r, b, t, G), *rh = rnn_row(r->ex, r, b, t, U);
+        const float *m = rnn_rec_mask(r, 2, b);
+        rnn_act(ga, z, a, U);
+        rnn_act(ga, z + U, a + U, U);
+        for (size_t j = 0; j < U; j++)
+            rh[j] = a[U + j] * h_prev[j] * (m ? m[j] : 1.0f);
+    }
+}
+
+static void before_rows2(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
+{
+    size_t U = r->U, G = r->G, t = rnn_time(r, s);
+    for (size_t b = b0; b < b1; b++) {
+        const float *z = rnn_row(r->z, r, b, t, G), *h_prev = rnn_row(r->hp, r, b, t, U);
+        float *a = rnn_row(r->a, r, b, t, G), *h = rnn_h_new(r, s, b);
+        rnn_act(r->cf->activation, z + 2 * U, a + 2 * U, U);
+        for (size_t j = 0; j < U; j++)
+            h[j] = a[j] * h_prev[j] + (1.0f - a[j]) * a[2 * U + j];
+    }
+}
+
+static void gru_before_step(const struct rnn_run *r, size_t s)
+{
+    size_t t = rnn_time(r, s), T = r->T, U = r->U, G = r->G;
+    rnn_recurrent(r, r->hp + t * U, T * U, 0, 2 * U, r->z + t * G, T * G, 1.0f, true);
+    rnn_rows(r, s, 8 * G, before_rows);
+    rnn_recurrent(r, r->ex + t * U, T * U, 2 * U, U, r->z + t * G + 2 * U, T * G, 1.0f, false);
+    rnn_rows(r, s, 4 * G, before_rows2);
+}
+
+/* First dz, dh~ -> dXh and the direct path gh z; then (after d(r h_prev)
+ * = dXh R_h^T, in the scratch's r block) dr and the path through r. */
+static void before_back_rows(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
+{
+    size_t U = r->U, G = r->G, t = rnn_time(r, s);
+    for (size_t b = b0; b < b1; b++) {
+        float *z = rnn_row(r->z, r, b, t, G);
+        if (!rnn_kept(r, b, t)) {
+            memset(z, 0, G * sizeof *z);
+            continue;
+        }
+        const float *a = rnn_row(r->a, r, b, t, G), *h_prev = rnn_row(r->hp, r, b, t, U);
+        const float *zg = a, *hh = a + 2 * U;
+        float *gh = r->gh + b * U, *da = r->sc + b * G;
+        for (size_t j = 0; j < U; j++) {
+            da[j] = gh[j] * (h_prev[j] - hh[j]);
+            da[2 * U + j] = gh[j] * (1.0f - zg[j]);
+            gh[j] *= zg[j];
+        }
+        rnn_act_back(r->cf->activation, z + 2 * U, hh, da + 2 * U, z + 2 * U, U);
+    }
+}
+
+static void before_back_rows2(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
+{
+    size_t U = r->U, G = r->G, t = rnn_time(r, s);
+    enum act_kind ga = r->cf->recurrent_activation;
+    for (size_t b = b0; b < b1; b++) {
+        if (!rnn_kept(r, b, t))
+            continue;
+        float *z = rnn_row(r->z, r, b, t, G);
+        const float *a = rnn_row(r->a, r, b, t, G), *h_prev = rnn_row(r->hp, r, b, t, U);
+        const float *m = rnn_rec_mask(r, 2, b);
+        float *gh = r->gh + b * U, *da = r->sc + b * G;
+        for (size_t j = 0; j < U; j++) {
+            float drh = da[U + j] * (m ? m[j] : 1.0f); /* d(r h_prev) before the mask */
+            da[U + j] = drh * h_prev[j];
+            gh[j] += drh * a[U + j];
+        }
+        rnn_act_back(ga, z, a, da, z, U);
+        rnn_act_back(ga, z + U, a + U, da + U, z + U, U);
+    }
+}
+
+static void gru_before_step_back(const struct rnn_run *r, size_t s)
+{
+    size_t t = rnn_time(r, s), T = r->T, B = r->B, U = r->U, G = r->G;
+    rnn_rows(r, s, 8 * G, before_back_rows);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)U, (int)U, 1.0f,
+                r->z + t * G + 2 * U, (int)(T * G), r->R + 2 * U, (int)G, 0.0f, r->sc + U,
+                (int)G);
+    rnn_rows(r, s, 8 * G, before_back_rows2);
+    rnn_recurrent_back(r, r->z + t * G, T * G, 0, 2 * U, r->gh, true);
+}
+
+/* dR_zr = h_prev^T dX_zr; dR_h = (r h_prev)^T dXh. */
+static void gru_before_grad(const struct rnn_run *r)
+{
+    size_t U = r->U, G = r->G;
+    rnn_grad_recurrent(r, r->hp, 0, 2 * U, r->z, G, true);
+    rnn_grad_recurrent(r, r->ex, 2 * U, U, r->z + 2 * U, G, false);
+}
+
+/* ---- the layer ---- */
+
+static void gru_step(const struct rnn_run *r, size_t s)
+{
+    if (r->cf->reset_after)
+        gru_after_step(r, s);
+    else
+        gru_before_step(r, s);
+}
+
+static void gru_step_back(const struct rnn_run *r, size_t s)
+{
+    if (r->cf->reset_after)
+        gru_after_step_back(r, s);
+    else
+        gru_before_step_back(r, s);
+}
+
+static void gru_grad(const struct rnn_run *r)
+{
+    if (r->cf->reset_after)
+        gru_after_grad(r);
+    else
+        gru_before_grad(r);
+}
+
+static const struct rnn_cell gru_cell = {
+    .gates = 3,
+    .states = 1,
+    .extra = true,
+    .has_reset_after = true,
+    .forward = gru_step,
+    .backward = gru_step_back,
+    .grad_recurrent = gru_grad,
+};
+
+static const struct arg_def gru_args[] = {
+    RNN_ARG(units, ARG_INT, ARG_REQUIRED),
+    RNN_ARG(activation, ARG_ACTIVATION, 0),
+    RNN_ARG(recurrent_activation, ARG_ACTIVATION, 0),
+    RNN_ARG(use_bias, ARG_BOOL, 0),
+    RNN_ARG(kernel_initializer, ARG_INITIALIZER, 0),
+    RNN_ARG(recurrent_initializer, ARG_INITIALIZER, 0),
+    RNN_ARG(bias_initializer, ARG_INITIALIZER, 0),
+    RNN_ARG(kernel_regularizer, ARG_REGULARIZER, 0),
+    RNN_ARG(recurrent_regularizer, ARG_REGULARIZER, 0),
+    RNN_ARG(bias_regularizer, ARG_REGULARIZER, 0),
+    RNN_ARG(activity_regularizer, ARG_REGULARIZER, 0),
+    RNN_ARG(kernel_constraint, ARG_CONSTRAINT, 0),
+    RNN_ARG(recurrent_constraint, ARG_CONSTRAINT, 0),
+    RNN_ARG(bias_constraint, ARG_CONSTRAINT, 0),
+    RNN_ARG(dropout, ARG_FLOAT, 0),
+    RNN_ARG(recurrent_dropout, ARG_FLOAT, 0),
+    RNN_ARG(return_sequences, ARG_BOOL, 0),
+    RNN_ARG(return_state, ARG_BOOL, 0),
+    RNN_ARG(go_backwards, ARG_BOOL, 0),
+    RNN_ARG(stateful, ARG_BOOL, 0),
+    RNN_ARG(unroll, ARG_BOOL, 0),
+    RNN_ARG(time_major, ARG_BOOL, 0),
+    RNN_ARG(reset_after, ARG_BOOL, 0),
+    RNN_ARG(implementation, ARG_INT, ARG_NULLABLE), /* null (TensorFlow.js): 2 */
+    RNN_KWARGS,
+};
+
+static int gru_build(struct layer *l, const struct shape *in, size_t n_in, struct shape *out,
+                     struct diag *d)
+{
+    return rnn_build(l, &gru_cell, in, out, d);
+}
+
+static size_t gru_cache(const struct layer *l, const struct shape *in, const struct shape *out)
+{
+    return rnn_cache_floats(l, &gru_cell, in);
+}
+
+static size_t gru_state(const struct layer *l)
+{
+    return rnn_state_floats(l, &gru_cell);
+}
+
+static void gru_forward(const struct layer *l, const struct layer_call *c)
+{
+    rnn_forward(l, &gru_cell, c);
+}
+
+static void gru_backward(const struct layer *l, const struct layer_call *c)
+{
+    rnn_backward(l, &gru_cell, c);
+}
+
+const struct layer_ops gru_ops = {
+    .class_name = "GRU",
+    .base_name = "gru",
+    .args = gru_args,
+    .n_args = sizeof gru_args / sizeof gru_args[0],
+    .conf_size = sizeof(struct rnn_conf),
+    .defaults = rnn_defaults,
+    .validate = rnn_validate,
+    .build = gru_build,
+    .cache_floats = gru_cache,
+    .forward = gru_forward,
+    .backward = gru_backward,
+    .mask_mode = rnn_mask_mode,
+    .state_floats = gru_state,
+};

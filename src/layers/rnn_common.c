@@ -1,0 +1,588 @@
+/* The recurrent layers' shared machinery (see rnn_common.h): arguments,
+ * weights, cache layout, dropout masks, the input projection, the time
+ * loop with masks and states, and the gradients after the time loop.
+ * Keras sources: keras/layers/rnn/base_rnn.py (RNN: masks, states,
+ * outputs), keras/backend.py rnn() (a masked step keeps the state and
+ * repeats the previous output), keras/layers/rnn/dropout_rnn_cell_mixin.py
+ * (one dropout mask per sequence). */
+#include <cblas.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../parallel.h"
+#include "rnn_common.h"
+
+/* ---- arguments and shapes ------------------------------------------------ */
+
+void rnn_defaults(void *conf)
+{
+    struct rnn_conf *c = conf;
+    c->activation = ACT_TANH;
+    c->recurrent_activation = ACT_SIGMOID;
+    c->use_bias = true;
+    init_default(INIT_GLOROT_UNIFORM, &c->kernel_initializer);
+    init_default(INIT_ORTHOGONAL, &c->recurrent_initializer);
+    init_default(INIT_ZEROS, &c->bias_initializer);
+    c->unit_forget_bias = true;
+    c->reset_after = true;
+    c->implementation = 2;
+    c->input_length = ARG_NULL_INT;
+}
+
+int rnn_validate(const struct layer *l, const struct spec_node *where, struct diag *d)
+{
+    const struct rnn_conf *c = l->conf;
+    const char *cls = l->ops->class_name;
+    if (c->units <= 0 || c->units > (1L << 24))
+        return spec_error(where, d, "%s units must be a positive integer, found %ld", cls,
+                          c->units);
+    /* Keras clamps the rates to [0, 1] and ignores 1; nnc refuses what
+     * would not act as a dropout rate. */
+    if (!(c->dropout >= 0 && c->dropout < 1))
+        return spec_error(where, d, "%s dropout must be in [0, 1), found %g", cls, c->dropout);
+    if (!(c->recurrent_dropout >= 0 && c->recurrent_dropout < 1))
+        return spec_error(where, d, "%s recurrent_dropout must be in [0, 1), found %g", cls,
+                          c->recurrent_dropout);
+    if (c->time_major)
+        return spec_error(where, d, "%s: time_major true is not supported by nnc (inputs are "
+                          "(batch, steps, features))", cls);
+    if (c->implementation != 1 && c->implementation != 2 && c->implementation != ARG_NULL_INT)
+        return spec_error(where, d, "%s implementation must be 1 or 2, found %ld", cls,
+                          c->implementation);
+    /* The state outputs would make a layer of several outputs, which nnc's
+     * graphs (functional models included) do not have. */
+    if (c->return_state)
+        return spec_error(where, d, "%s: return_state is not supported by nnc yet (a layer has "
+                          "one output)", cls);
+    return 0;
+}
+
+/* Keras's standard_lstm / standard_gru path (the one cuDNN can replace)
+ * applies a single input dropout mask to all gates; the cells' own call
+ * with implementation 1 draws one mask per gate, for the inputs and for
+ * the recurrent state (recurrent_dropout always takes that path). */
+static bool per_gate_masks(const struct rnn_conf *c, const struct rnn_cell *cell)
+{
+    if (cell->gates == 1)
+        return false;
+    if (c->recurrent_dropout > 0)
+        return true;
+    bool fused = c->activation == ACT_TANH && c->recurrent_activation == ACT_SIGMOID &&
+                 !c->unroll && c->use_bias && (!cell->has_reset_after || c->reset_after);
+    return c->implementation == 1 && !fused;
+}
+
+int rnn_build(struct layer *l, const struct rnn_cell *cell, const struct shape *in,
+              struct shape *out, struct diag *d)
+{
+    struct rnn_conf *c = l->conf;
+    if (layer_check_spatial_rank(l, in, 1, d) < 0)
+        return -1;
+    size_t T = in->dim[0], D = in->dim[1], U = (size_t)c->units, G = (size_t)cell->gates * U;
+    if (T * (G + D) > (1u << 28) || D * G > (1u << 30) || U * G > (1u << 30))
+        return spec_error(l->where, d, "layer '%s': %zu steps of %zu features into %zu units "
+                          "is too large", l->name, T, D, U);
+    /* The cell switches to implementation 1 for recurrent dropout and
+     * serializes that (keras/layers/rnn/lstm.py LSTMCell.__init__). */
+    if (c->recurrent_dropout > 0 && cell->gates > 1)
+        c->implementation = 1;
+    *out = c->return_sequences ? (struct shape){2, {T, U}} : (struct shape){1, {U}};
+    struct shape k = {2, {D, G}}, r = {2, {U, G}};
+    size_t p = layer_add_param(l, "kernel", &k, &c->kernel_initializer, true);
+    if (layer_param_limits(l, p, &c->kernel_regularizer, &c->kernel_constraint, d) < 0)
+        return -1;
+    p = layer_add_param(l, "recurrent_kernel", &r, &c->recurrent_initializer, true);
+    if (layer_param_limits(l, p, &c->recurrent_regularizer, &c->recurrent_constraint, d) < 0)
+        return -1;
+    if (c->use_bias) {
+        /* GRU reset_after: one row for the inputs, one for the state. */
+        struct shape b = cell->has_reset_after && c->reset_after ? (struct shape){2, {2, G}}
+                                                                 : (struct shape){1, {G}};
+        p = layer_add_param(l, "bias", &b, &c->bias_initializer, true);
+        if (layer_param_limits(l, p, &c->bias_regularizer, &c->bias_constraint, d) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Keras's RNN.compute_mask: the input's mask with return_sequences (as it
+ * is, not reversed, even with go_backwards), else none. */
+enum mask_mode rnn_mask_mode(const struct layer *l)
+{
+    const struct rnn_conf *c = l->conf;
+    return c->return_sequences ? MASK_KEEP : MASK_DROP;
+}
+
+size_t rnn_state_floats(const struct layer *l, const struct rnn_cell *cell)
+{
+    const struct rnn_conf *c = l->conf;
+    return c->stateful ? (size_t)cell->states * (size_t)c->units : 0;
+}
+
+/* ---- cache layout -------------------------------------------------------- */
+
+/* Per-sample offsets (floats) of the arrays of struct rnn_run. */
+struct rnn_layout {
+    size_t xd, z, a, hp, cp, ex, ht, ct, mi, mr, gh, gc, sc, hs, total;
+    size_t k_in, k_rec;
+};
+
+static void layout(const struct rnn_conf *cf, const struct rnn_cell *cell, size_t T, size_t D,
+                   struct rnn_layout *o)
+{
+    size_t U = (size_t)cf->units, G = (size_t)cell->gates * U;
+    size_t two = cell->states == 2;
+    o->k_in = cf->dropout > 0 ? (per_gate_masks(cf, cell) ? (size_t)cell->gates : 1) : 0;
+    o->k_rec = cf->recurrent_dropout > 0 ? (size_t)cell->gates : 0;
+    size_t n = 0;
+    o->xd = n, n += o->k_in ? T * D : 0;
+    o->z = n, n += T * G;
+    o->a = n, n += T * G;
+    o->hp = n, n += T * U;
+    o->cp = n, n += two * T * U;
+    o->ex = n, n += cell->extra ? T * U : 0;
+    o->ht = n, n += U;
+    o->ct = n, n += two * U;
+    o->mi = n, n += o->k_in * D;
+    o->mr = n, n += o->k_rec * U;
+    o->gh = n, n += U;
+    o->gc = n, n += two * U;
+    o->sc = n, n += G;
+    o->hs = n, n += U;
+    o->total = n;
+}
+
+size_t rnn_cache_floats(const struct layer *l, const struct rnn_cell *cell,
+                        const struct shape *in)
+{
+    struct rnn_layout o;
+    layout(l->conf, cell, in->dim[0], in->dim[1], &o);
+    return o.total;
+}
+
+static void run_init(struct rnn_run *r, const struct layer *l, const struct rnn_cell *cell,
+                     const struct layer_call *c, bool training)
+{
+    const struct rnn_conf *cf = l->conf;
+    memset(r, 0, sizeof *r);
+    r->l = l;
+    r->cf = cf;
+    r->cell = cell;
+    r->B = c->B;
+    r->T = l->in_shape.dim[0];
+    r->D = l->in_shape.dim[1];
+    r->U = (size_t)cf->units;
+    r->G = (size_t)cell->gates * r->U;
+    r->training = training;
+    r->x = c->x[0];
+    r->W = c->w + l->params[0].offset;
+    r->R = c->w + l->params[1].offset;
+    r->bias = cf->use_bias ? c->w + l->params[2].offset : NULL;
+    if (l->trainable && c->dw) {
+        r->dW = c->dw + l->params[0].offset;
+        r->dR = c->dw + l->params[1].offset;
+        r->db = cf->use_bias ? c->dw + l->params[2].offset : NULL;
+    }
+    r->mask = c->mask;
+    struct rnn_layout o;
+    layout(cf, cell, r->T, r->D, &o);
+    float *base = c->cache;
+    size_t B = c->B;
+    r->k_in = o.k_in;
+    r->k_rec = o.k_rec;
+    r->xd = o.k_in ? base + B * o.xd : NULL;
+    r->z = base + B * o.z;
+    r->a = base + B * o.a;
+    r->hp = base + B * o.hp;
+    r->cp = cell->states == 2 ? base + B * o.cp : NULL;
+    r->ex = cell->extra ? base + B * o.ex : NULL;
+    r->ht = base + B * o.ht;
+    r->ct = cell->states == 2 ? base + B * o.ct : NULL;
+    r->mi = base + B * o.mi;
+    r->mr = base + B * o.mr;
+    r->gh = base + B * o.gh;
+    r->gc = cell->states == 2 ? base + B * o.gc : NULL;
+    r->sc = base + B * o.sc;
+    r->hs = base + B * o.hs;
+}
+
+/* ---- helpers for the cells ------------------------------------------------ */
+
+float *rnn_h_new(const struct rnn_run *r, size_t s, size_t b)
+{
+    if (s + 1 < r->T)
+        return rnn_row(r->hp, r, b, rnn_time(r, s + 1), r->U);
+    return r->ht + b * r->U;
+}
+
+float *rnn_c_new(const struct rnn_run *r, size_t s, size_t b)
+{
+    if (s + 1 < r->T)
+        return rnn_row(r->cp, r, b, rnn_time(r, s + 1), r->U);
+    return r->ct + b * r->U;
+}
+
+const float *rnn_rec_mask(const struct rnn_run *r, size_t g, size_t b)
+{
+    if (!r->k_rec || !r->training)
+        return NULL;
+    return r->mr + ((g % r->k_rec) * r->B + b) * r->U;
+}
+
+struct rows_job {
+    const struct rnn_run *r;
+    size_t s;
+    rnn_rows_fn fn;
+};
+
+static void rows_chunk(void *ctx, size_t b0, size_t b1)
+{
+    const struct rows_job *j = ctx;
+    j->fn(j->r, j->s, b0, b1);
+}
+
+void rnn_rows(const struct rnn_run *r, size_t s, size_t work_per_sample, rnn_rows_fn fn)
+{
+    struct rows_job j = {r, s, fn};
+    parallel_for_samples(r->B, work_per_sample, rows_chunk, &j);
+}
+
+/* ---- the gates' sigmoid and tanh ------------------------------------------ */
+
+/* exp, sigmoid and tanh written so that GCC vectorizes their loops (no
+ * calls, no branches): they are a quarter of an LSTM's training time with
+ * libm's scalar expf/tanhf. exp as Cephes's expf: n = round(x log2 e) by
+ * the 1.5 * 2^23 trick, r = x - n ln 2 in two parts, a degree-6
+ * polynomial, times 2^n built in the exponent bits; within 2 ulp of expf
+ * over [-87, 88] (x is clamped there). tanh: Cephes's tanhf polynomial for
+ * |x| < 0.625, else 1 - 2 / (e^2|x| + 1), with x's sign. The loops are
+ * also compiled for AVX2 and AVX-512 and picked at load time (target_clones):
+ * the same operations element by element (ISO C: no FMA contraction), so
+ * the same results, two to four times as many per instruction. */
+static inline float exp_approx(float x)
+{
+    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t e = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &e, sizeof scale);
+    return p * scale;
+}
+
+GATE_CLONES static void sigmoid_rows(const float *restrict z, float *restrict y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] = 1.0f / (1.0f + exp_approx(-z[i]));
+}
+
+GATE_CLONES static void tanh_rows(const float *restrict z, float *restrict y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float x = z[i], a = x < 0 ? -x : x, s = a * a;
+        float small = ((((-5.70498872745e-3f * s + 2.06390887954e-2f) * s - 5.37397155531e-2f) * s +
+                        1.33314422036e-1f) * s - 3.33332819422e-1f) * s * a + a;
+        float large = 1.0f - 2.0f / (exp_approx(2.0f * a) + 1.0f);
+        float t = a < 0.625f ? small : large;
+        y[i] = x < 0 ? -t : t;
+    }
+}
+
+void rnn_act(enum act_kind k, const float *z, float *y, size_t n)
+{
+    if (k == ACT_SIGMOID && z != y)
+        sigmoid_rows(z, y, n);
+    else if (k == ACT_TANH && z != y)
+        tanh_rows(z, y, n);
+    else
+        activation_forward(k, z, y, 1, n);
+}
+
+void rnn_act_back(enum act_kind k, const float *z, const float *y, const float *dy, float *dz,
+                  size_t n)
+{
+    activation_backward(k, z, y, dy, dz, 1, n);
+}
+
+static bool use_rec_masks(const struct rnn_run *r, bool masked)
+{
+    return masked && r->k_rec && r->training;
+}
+
+void rnn_recurrent(const struct rnn_run *r, const float *h, size_t ldh, size_t col0, size_t n,
+                   float *dst, size_t ldd, float beta, bool masked)
+{
+    size_t B = r->B, U = r->U, G = r->G;
+    if (!use_rec_masks(r, masked)) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)n, (int)U, 1.0f, h,
+                    (int)ldh, r->R + col0, (int)G, beta, dst, (int)ldd);
+        return;
+    }
+    /* Each gate block sees h times its own mask. */
+    for (size_t c0 = col0; c0 < col0 + n; c0 += U) {
+        for (size_t b = 0; b < B; b++) {
+            const float *m = rnn_rec_mask(r, c0 / U, b);
+            for (size_t j = 0; j < U; j++)
+                r->hs[b * U + j] = h[b * ldh + j] * m[j];
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)U, (int)U, 1.0f,
+                    r->hs, (int)U, r->R + c0, (int)G, beta, dst + (c0 - col0), (int)ldd);
+    }
+}
+
+void rnn_recurrent_back(const struct rnn_run *r, const float *dsrc, size_t lds, size_t col0,
+                        size_t n, float *gh, bool masked)
+{
+    size_t B = r->B, U = r->U, G = r->G;
+    if (!use_rec_masks(r, masked)) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)U, (int)n, 1.0f, dsrc,
+                    (int)lds, r->R + col0, (int)G, 1.0f, gh, (int)U);
+        return;
+    }
+    for (size_t c0 = col0; c0 < col0 + n; c0 += U) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)U, (int)U, 1.0f,
+                    dsrc + (c0 - col0), (int)lds, r->R + c0, (int)G, 0.0f, r->hs, (int)U);
+        for (size_t b = 0; b < B; b++) {
+            const float *m = rnn_rec_mask(r, c0 / U, b);
+            for (size_t j = 0; j < U; j++)
+                gh[b * U + j] += r->hs[b * U + j] * m[j];
+        }
+    }
+}
+
+void rnn_grad_recurrent(const struct rnn_run *r, const float *h, size_t col0, size_t n,
+                        const float *dsrc, size_t lds, bool masked)
+{
+    size_t B = r->B, T = r->T, U = r->U, G = r->G, rows = B * T;
+    if (!use_rec_masks(r, masked)) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)U, (int)n, (int)rows, 1.0f, h,
+                    (int)U, dsrc, (int)lds, 1.0f, r->dR + col0, (int)G);
+        return;
+    }
+    /* After the time loop the activations are dead: their array holds h
+     * times one gate's mask, (B, T, U). */
+    float *hm = r->a;
+    for (size_t c0 = col0; c0 < col0 + n; c0 += U) {
+        for (size_t b = 0; b < B; b++) {
+            const float *m = rnn_rec_mask(r, c0 / U, b);
+            for (size_t t = 0; t < T; t++)
+                for (size_t j = 0; j < U; j++)
+                    hm[(b * T + t) * U + j] = h[(b * T + t) * U + j] * m[j];
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)U, (int)U, (int)rows, 1.0f, hm,
+                    (int)U, dsrc + (c0 - col0), (int)lds, 1.0f, r->dR + c0, (int)G);
+    }
+}
+
+/* ---- dropout masks --------------------------------------------------------- */
+
+/* Keras's generator.dropout(ones, rate): each value kept with probability
+ * 1 - rate and scaled by 1 / (1 - rate); ones outside training (so that a
+ * backward pass after an inference pass is the plain layer's). */
+static void fill_mask(float *m, size_t n, double rate, bool training, struct rng *rng)
+{
+    if (!training) {
+        for (size_t i = 0; i < n; i++)
+            m[i] = 1.0f;
+        return;
+    }
+    float scale = (float)(1.0 / (1.0 - rate));
+    uint64_t threshold = (uint64_t)(rate * 4294967296.0);
+    for (size_t i = 0; i < n; i += 2) {
+        uint64_t bits = rng_next(rng);
+        for (size_t k = 0; k < 2 && i + k < n; k++)
+            m[i + k] = ((bits >> (32 * k)) & 0xffffffffu) >= threshold ? scale : 0.0f;
+    }
+}
+
+/* xd = x times input mask g, the same mask at every step. */
+static void mask_inputs(const struct rnn_run *r, size_t g, const float *src, float *dst)
+{
+    size_t T = r->T, D = r->D;
+    for (size_t b = 0; b < r->B; b++) {
+        const float *m = r->mi + (g * r->B + b) * D;
+        for (size_t t = 0; t < T; t++)
+            for (size_t i = 0; i < D; i++)
+                dst[(b * T + t) * D + i] = src[(b * T + t) * D + i] * m[i];
+    }
+}
+
+/* ---- forward ----------------------------------------------------------------- */
+
+/* Z = (x * mask) W + b over all B * T rows: one GEMM, or one per gate
+ * block when each gate has its own input mask. */
+static void input_projection(const struct rnn_run *r)
+{
+    size_t rows = r->B * r->T, D = r->D, G = r->G;
+    if (r->bias)
+        for (size_t i = 0; i < rows; i++)
+            memcpy(r->z + i * G, r->bias, G * sizeof *r->z); /* GRU: the input row */
+    float beta = r->bias ? 1.0f : 0.0f;
+    if (!r->k_in || !r->training) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)G, (int)D, 1.0f,
+                    r->x, (int)D, r->W, (int)G, beta, r->z, (int)G);
+        return;
+    }
+    size_t blocks = r->k_in, width = G / blocks;
+    for (size_t g = 0; g < blocks; g++) {
+        mask_inputs(r, g, r->x, r->xd);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)width, (int)D,
+                    1.0f, r->xd, (int)D, r->W + g * width, (int)G, beta, r->z + g * width,
+                    (int)G);
+    }
+}
+
+/* After step s: masked samples keep their state; outputs as backend.rnn
+ * gives them (the new h, or for a masked step the previous output, or 0
+ * with zero_output_for_mask; the output before any step is 0). */
+static void step_outputs(const struct rnn_run *r, size_t s, float *y)
+{
+    size_t T = r->T, U = r->U, t = rnn_time(r, s);
+    bool seq = r->cf->return_sequences, zero = r->cf->zero_output_for_mask;
+    if (!r->mask && !seq)
+        return; /* y is the last h, copied at the end */
+    for (size_t b = 0; b < r->B; b++) {
+        bool kept = rnn_kept(r, b, t);
+        float *hn = rnn_h_new(r, s, b);
+        if (!kept) {
+            memcpy(hn, rnn_row(r->hp, r, b, t, U), U * sizeof *hn);
+            if (r->cp)
+                memcpy(rnn_c_new(r, s, b), rnn_row(r->cp, r, b, t, U), U * sizeof *hn);
+        }
+        float *yo = seq ? y + (b * T + s) * U : y + b * U;
+        if (kept)
+            memcpy(yo, hn, U * sizeof *yo);
+        else if (zero || (seq && s == 0))
+            memset(yo, 0, U * sizeof *yo);
+        else if (seq)
+            memcpy(yo, yo - U, U * sizeof *yo);
+    }
+}
+
+void rnn_forward(const struct layer *l, const struct rnn_cell *cell, const struct layer_call *c)
+{
+    struct rnn_run r;
+    run_init(&r, l, cell, c, c->training);
+    size_t B = r.B, T = r.T, U = r.U, t0 = rnn_time(&r, 0);
+    size_t sf = (size_t)cell->states * U;
+    /* Initial states: zeros, or the stateful layer's from the last batch. */
+    for (size_t b = 0; b < B; b++) {
+        float *h0 = rnn_row(r.hp, &r, b, t0, U);
+        if (r.cf->stateful && c->state)
+            memcpy(h0, c->state + b * sf, U * sizeof *h0);
+        else
+            memset(h0, 0, U * sizeof *h0);
+        if (r.cp) {
+            float *c0 = rnn_row(r.cp, &r, b, t0, U);
+            if (r.cf->stateful && c->state)
+                memcpy(c0, c->state + b * sf + U, U * sizeof *c0);
+            else
+                memset(c0, 0, U * sizeof *c0);
+        }
+    }
+    fill_mask(r.mi, r.k_in * B * r.D, r.cf->dropout, c->training, c->rng);
+    fill_mask(r.mr, r.k_rec * B * U, r.cf->recurrent_dropout, c->training, c->rng);
+    input_projection(&r);
+    if (r.mask && !r.cf->return_sequences)
+        memset(c->y, 0, B * U * sizeof *c->y);
+    for (size_t s = 0; s < T; s++) {
+        cell->forward(&r, s);
+        step_outputs(&r, s, c->y);
+    }
+    if (!r.mask && !r.cf->return_sequences)
+        memcpy(c->y, r.ht, B * U * sizeof *c->y);
+    if (r.cf->stateful && c->state)
+        for (size_t b = 0; b < B; b++) {
+            memcpy(c->state + b * sf, r.ht + b * U, U * sizeof *r.ht);
+            if (r.ct)
+                memcpy(c->state + b * sf + U, r.ct + b * U, U * sizeof *r.ct);
+        }
+}
+
+/* ---- backward ---------------------------------------------------------------- */
+
+/* gh += d loss / d output of step s. A masked step's output is the last
+ * kept step's h (or 0 with zero_output_for_mask), which gh carries back to. */
+static void add_output_grad(const struct rnn_run *r, size_t s, const float *dy)
+{
+    size_t T = r->T, U = r->U, t = rnn_time(r, s);
+    bool seq = r->cf->return_sequences;
+    if (!seq && s != T - 1)
+        return;
+    for (size_t b = 0; b < r->B; b++) {
+        if (!rnn_kept(r, b, t) && r->cf->zero_output_for_mask)
+            continue;
+        const float *src = seq ? dy + (b * T + s) * U : dy + b * U;
+        float *g = r->gh + b * U;
+        for (size_t j = 0; j < U; j++)
+            g[j] += src[j];
+    }
+}
+
+/* With Z holding d loss / d input-part pre-activations for every (b, t):
+ * dW += (x * mask)^T dZ, db += column sums, dx += (dZ W^T) * mask. */
+static void input_gradients(const struct rnn_run *r, float *dx)
+{
+    size_t rows = r->B * r->T, D = r->D, G = r->G;
+    if (r->db)
+        for (size_t i = 0; i < rows; i++)
+            for (size_t g = 0; g < G; g++)
+                r->db[g] += r->z[i * G + g];
+    if (!r->k_in) {
+        if (r->dW)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)G, (int)rows, 1.0f,
+                        r->x, (int)D, r->z, (int)G, 1.0f, r->dW, (int)G);
+        if (dx)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)D, (int)G, 1.0f,
+                        r->z, (int)G, r->W, (int)G, 1.0f, dx, (int)D);
+        return;
+    }
+    size_t blocks = r->k_in, width = G / blocks;
+    for (size_t g = 0; g < blocks; g++) {
+        if (r->dW) {
+            mask_inputs(r, g, r->x, r->xd);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)width, (int)rows,
+                        1.0f, r->xd, (int)D, r->z + g * width, (int)G, 1.0f, r->dW + g * width,
+                        (int)G);
+        }
+        if (dx) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)D, (int)width,
+                        1.0f, r->z + g * width, (int)G, r->W + g * width, (int)G, 0.0f, r->xd,
+                        (int)D);
+            for (size_t b = 0; b < r->B; b++) {
+                const float *m = r->mi + (g * r->B + b) * D;
+                for (size_t t = 0; t < r->T; t++)
+                    for (size_t i = 0; i < D; i++)
+                        dx[(b * r->T + t) * D + i] += r->xd[(b * r->T + t) * D + i] * m[i];
+            }
+        }
+    }
+}
+
+void rnn_backward(const struct layer *l, const struct rnn_cell *cell, const struct layer_call *c)
+{
+    struct rnn_run r;
+    run_init(&r, l, cell, c, true);
+    memset(r.gh, 0, r.B * r.U * sizeof *r.gh);
+    if (r.gc)
+        memset(r.gc, 0, r.B * r.U * sizeof *r.gc);
+    for (size_t s = r.T; s-- > 0;) {
+        add_output_grad(&r, s, c->dy);
+        cell->backward(&r, s);
+    }
+    /* gh (gc) now hold the gradient of the initial state, a constant. */
+    if (r.dR) {
+        if (cell->grad_recurrent)
+            cell->grad_recurrent(&r);
+        else
+            rnn_grad_recurrent(&r, r.hp, 0, r.G, r.z, r.G, true);
+    }
+    input_gradients(&r, c->dx[0]);
+}

@@ -1,0 +1,123 @@
+/* SimpleRNN (keras/layers/rnn/simple_rnn.py): per step
+ *   h = f(x_t W + b + h_prev R)
+ * with W (D, U), R (U, U), b (U). The time loop, masks, dropout and
+ * states are rnn_common.c's; here is the step. Z holds x_t W + b + h R,
+ * A holds h. */
+#include <string.h>
+
+#include "layers.h"
+#include "rnn_common.h"
+
+static void step_rows(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
+{
+    size_t U = r->U, t = rnn_time(r, s);
+    for (size_t b = b0; b < b1; b++) {
+        float *a = rnn_row(r->a, r, b, t, U);
+        rnn_act(r->cf->activation, rnn_row(r->z, r, b, t, U), a, U);
+        memcpy(rnn_h_new(r, s, b), a, U * sizeof *a);
+    }
+}
+
+static void simple_rnn_step(const struct rnn_run *r, size_t s)
+{
+    size_t t = rnn_time(r, s), T = r->T, U = r->U;
+    rnn_recurrent(r, r->hp + t * U, T * U, 0, U, r->z + t * U, T * U, 1.0f, true);
+    rnn_rows(r, s, 8 * U, step_rows);
+}
+
+/* dZ = f'(Z) gh in place; h_prev reaches the loss only through R. */
+static void step_back_rows(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
+{
+    size_t U = r->U, t = rnn_time(r, s);
+    for (size_t b = b0; b < b1; b++) {
+        float *z = rnn_row(r->z, r, b, t, U), *gh = r->gh + b * U;
+        if (!rnn_kept(r, b, t)) {
+            memset(z, 0, U * sizeof *z);
+            continue;
+        }
+        rnn_act_back(r->cf->activation, z, rnn_row(r->a, r, b, t, U), gh, z, U);
+        memset(gh, 0, U * sizeof *gh);
+    }
+}
+
+static void simple_rnn_step_back(const struct rnn_run *r, size_t s)
+{
+    size_t t = rnn_time(r, s), T = r->T, U = r->U;
+    rnn_rows(r, s, 8 * U, step_back_rows);
+    rnn_recurrent_back(r, r->z + t * U, T * U, 0, U, r->gh, true);
+}
+
+static const struct rnn_cell simple_rnn_cell = {
+    .gates = 1,
+    .states = 1,
+    .forward = simple_rnn_step,
+    .backward = simple_rnn_step_back,
+};
+
+static const struct arg_def simple_rnn_args[] = {
+    RNN_ARG(units, ARG_INT, ARG_REQUIRED),
+    RNN_ARG(activation, ARG_ACTIVATION, 0),
+    RNN_ARG(use_bias, ARG_BOOL, 0),
+    RNN_ARG(kernel_initializer, ARG_INITIALIZER, 0),
+    RNN_ARG(recurrent_initializer, ARG_INITIALIZER, 0),
+    RNN_ARG(bias_initializer, ARG_INITIALIZER, 0),
+    RNN_ARG(kernel_regularizer, ARG_REGULARIZER, 0),
+    RNN_ARG(recurrent_regularizer, ARG_REGULARIZER, 0),
+    RNN_ARG(bias_regularizer, ARG_REGULARIZER, 0),
+    RNN_ARG(activity_regularizer, ARG_REGULARIZER, 0),
+    RNN_ARG(kernel_constraint, ARG_CONSTRAINT, 0),
+    RNN_ARG(recurrent_constraint, ARG_CONSTRAINT, 0),
+    RNN_ARG(bias_constraint, ARG_CONSTRAINT, 0),
+    RNN_ARG(dropout, ARG_FLOAT, 0),
+    RNN_ARG(recurrent_dropout, ARG_FLOAT, 0),
+    RNN_ARG(return_sequences, ARG_BOOL, 0),
+    RNN_ARG(return_state, ARG_BOOL, 0),
+    RNN_ARG(go_backwards, ARG_BOOL, 0),
+    RNN_ARG(stateful, ARG_BOOL, 0),
+    RNN_ARG(unroll, ARG_BOOL, 0),
+    RNN_ARG(time_major, ARG_BOOL, 0),
+    RNN_KWARGS,
+};
+
+static int simple_rnn_build(struct layer *l, const struct shape *in, size_t n_in,
+                            struct shape *out, struct diag *d)
+{
+    return rnn_build(l, &simple_rnn_cell, in, out, d);
+}
+
+static size_t simple_rnn_cache(const struct layer *l, const struct shape *in,
+                               const struct shape *out)
+{
+    return rnn_cache_floats(l, &simple_rnn_cell, in);
+}
+
+static size_t simple_rnn_state(const struct layer *l)
+{
+    return rnn_state_floats(l, &simple_rnn_cell);
+}
+
+static void simple_rnn_forward(const struct layer *l, const struct layer_call *c)
+{
+    rnn_forward(l, &simple_rnn_cell, c);
+}
+
+static void simple_rnn_backward(const struct layer *l, const struct layer_call *c)
+{
+    rnn_backward(l, &simple_rnn_cell, c);
+}
+
+const struct layer_ops simple_rnn_ops = {
+    .class_name = "SimpleRNN",
+    .base_name = "simple_rnn",
+    .args = simple_rnn_args,
+    .n_args = sizeof simple_rnn_args / sizeof simple_rnn_args[0],
+    .conf_size = sizeof(struct rnn_conf),
+    .defaults = rnn_defaults,
+    .validate = rnn_validate,
+    .build = simple_rnn_build,
+    .cache_floats = simple_rnn_cache,
+    .forward = simple_rnn_forward,
+    .backward = simple_rnn_backward,
+    .mask_mode = rnn_mask_mode,
+    .state_floats = simple_rnn_state,
+};
