@@ -2,7 +2,8 @@
 # both the nnc binary and the test programs link. `make SAN=1` builds the same
 # into build/san with AddressSanitizer + UBSan.
 #   make            build build/nnc
-#   make check      install deps, build, run unit + CLI tests, plain and sanitized
+#   make check      install deps, build, run unit + CLI tests, plain and sanitized,
+#                   and replay the fuzz seed corpora (tests/fuzz/fuzz.mk: make fuzz)
 #   make demo       install deps, build, train models/iris.yaml end to end
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -75,6 +76,7 @@ check: deps
 	$(MAKE) unit cli
 	$(MAKE) SAN=1 all
 	$(MAKE) SAN=1 unit cli
+	$(MAKE) SAN=1 fuzz-replay
 
 demo: deps
 	$(MAKE) all
@@ -96,3 +98,5 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+include tests/fuzz/fuzz.mk

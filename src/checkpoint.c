@@ -969,8 +969,18 @@ static int group_file_bytes(const struct spec_node *paths, const char *dir, uint
     return 0;
 }
 
-static int load_group(const struct spec_node *g, size_t gi, struct wtable *t, struct model *m,
-                      const char *dir, struct diag *d)
+/* One manifest group, checked: its files and its entries. */
+struct wgroup {
+    const struct spec_node *paths;
+    struct wentry *ents;
+    size_t n;
+};
+
+/* Checks group g against the model and its files' total size, reading
+ * nothing yet, so that nothing is allocated for a model the files cannot
+ * hold. */
+static int check_group(const struct spec_node *g, size_t gi, struct wtable *t, const char *dir,
+                       struct wgroup *out, struct diag *d)
 {
     static const char *const keys[] = {"paths", "weights"};
     if (!g || g->kind != SPEC_MAP)
@@ -983,24 +993,23 @@ static int load_group(const struct spec_node *g, size_t gi, struct wtable *t, st
     if (!weights || weights->kind != SPEC_SEQ)
         return spec_error(weights ? weights : g, d, "weightsManifest[%zu] needs a weights list",
                           gi);
-    struct wentry *ents = xcalloc(weights->n ? weights->n : 1, sizeof *ents);
-    struct group_reader r = {.paths = paths, .dir = dir};
+    out->paths = paths;
+    out->n = weights->n;
+    out->ents = xcalloc(weights->n ? weights->n : 1, sizeof *out->ents);
     uintmax_t want = 0, have;
-    int rc = -1;
     for (size_t i = 0; i < weights->n; i++) {
-        if (parse_entry(weights->items[i], t, &ents[i], d) < 0)
-            goto out;
-        if (ents[i].index < t->n)
-            t->seen[ents[i].index] = true;
+        if (parse_entry(weights->items[i], t, &out->ents[i], d) < 0)
+            return -1;
+        if (out->ents[i].index < t->n)
+            t->seen[out->ents[i].index] = true;
         /* count <= SIZE_MAX / 8, and there are far fewer entries than that */
-        want += 4 * (uintmax_t)ents[i].count;
-        if (want > (uintmax_t)SIZE_MAX / 2) {
-            spec_error(weights->items[i], d, "weightsManifest[%zu]: weights too large", gi);
-            goto out;
-        }
+        want += 4 * (uintmax_t)out->ents[i].count;
+        if (want > (uintmax_t)SIZE_MAX / 2)
+            return spec_error(weights->items[i], d, "weightsManifest[%zu]: weights too large",
+                              gi);
     }
     if (group_file_bytes(paths, dir, &have, d) < 0)
-        goto out;
+        return -1;
     if (have != want) {
         char *p = path_join(dir, paths->items[0]->str);
         if (paths->n == 1)
@@ -1009,16 +1018,21 @@ static int load_group(const struct spec_node *g, size_t gi, struct wtable *t, st
             diag_at(d, p, 0, 0, "with the %zu other files of weightsManifest[%zu]: expected %ju "
                     "bytes, found %ju", paths->n - 1, gi, want, have);
         free(p);
-        goto out;
+        return -1;
     }
-    rc = 0;
-    for (size_t i = 0; i < weights->n && rc == 0; i++) {
-        float *dst = ents[i].index < t->n ? m->w + t->params[ents[i].index]->offset : NULL;
-        rc = reader_floats(&r, dst, ents[i].count, d);
+    return 0;
+}
+
+static int read_group(const struct wgroup *g, const struct wtable *t, struct model *m,
+                      const char *dir, struct diag *d)
+{
+    struct group_reader r = {.paths = g->paths, .dir = dir};
+    int rc = 0;
+    for (size_t i = 0; i < g->n && rc == 0; i++) {
+        float *dst = g->ents[i].index < t->n ? m->w + t->params[g->ents[i].index]->offset : NULL;
+        rc = reader_floats(&r, dst, g->ents[i].count, d);
     }
-out:
     reader_close(&r);
-    free(ents);
     return rc;
 }
 
@@ -1034,22 +1048,32 @@ int checkpoint_load_weights(struct model *m, const struct model_file *mf, struct
         return spec_error(man, d, "weightsManifest must be a list of {paths, weights} groups");
     free(m->w);
     free(m->dw);
-    m->w = xcalloc(m->n_weights ? m->n_weights : 1, sizeof *m->w);
-    m->dw = xcalloc(m->n_weights ? m->n_weights : 1, sizeof *m->dw);
+    m->w = m->dw = NULL;
     struct wtable t;
     wtable_init(&t, m);
     char *dir = ckpt_dir(mf);
+    struct wgroup *groups = xcalloc(man->n ? man->n : 1, sizeof *groups);
     int rc = 0;
     for (size_t g = 0; g < man->n && rc == 0; g++)
-        rc = load_group(man->items[g], g, &t, m, dir, d);
+        rc = check_group(man->items[g], g, &t, dir, &groups[g], d);
     for (size_t i = 0; i < t.n && rc == 0; i++)
         if (!t.seen[i])
             rc = spec_error(man, d, "the weightsManifest has no weight '%s'", t.names[i]);
+    if (rc == 0) {
+        /* Every weight is in a file of the right size: the files hold them. */
+        m->w = xcalloc(m->n_weights ? m->n_weights : 1, sizeof *m->w);
+        m->dw = xcalloc(m->n_weights ? m->n_weights : 1, sizeof *m->dw);
+    }
+    for (size_t g = 0; g < man->n && rc == 0; g++)
+        rc = read_group(&groups[g], &t, m, dir, d);
     if (rc < 0) {
         free(m->w);
         free(m->dw);
         m->w = m->dw = NULL;
     }
+    for (size_t g = 0; g < man->n; g++)
+        free(groups[g].ents);
+    free(groups);
     free(dir);
     wtable_free(&t);
     return rc;

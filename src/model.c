@@ -247,7 +247,8 @@ static void workspace_masks_states(struct model *m, size_t max_batch)
             break;
         }
         n->state = n->state_floats ? sp : NULL;
-        sp += n->state_floats * max_batch;
+        if (n->state_floats) /* sp is NULL when no layer has state: NULL + 0 is UB */
+            sp += n->state_floats * max_batch;
     }
 }
 

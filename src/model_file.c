@@ -52,6 +52,17 @@ static const struct layer_ops *find_layer_type(const struct spec_node *key, stru
 
 /* ---- layer lists -------------------------------------------------------- */
 
+/* Far more than any Keras model has; bounds the time the name checks take
+ * (quadratic in the count) whatever the file holds. */
+enum { MAX_LAYERS = 10000 };
+
+int model_check_layer_count(const struct spec_node *layers, struct diag *d)
+{
+    if (layers->n > MAX_LAYERS)
+        return spec_error(layers, d, "%zu layers (nnc takes at most %d)", layers->n, MAX_LAYERS);
+    return 0;
+}
+
 struct layer *layer_list_push(struct layer_list *ll)
 {
     if (ll->n == ll->cap) {
@@ -206,10 +217,11 @@ static int assemble_sequential(struct model *m, struct layer_list *ll, const str
     if (leading_input && first_real->has_input_shape &&
         !shape_equal(&first_real->input_shape, &first->input_shape))
         return spec_error(first_real->where, d, "input shape disagrees with the Input before it");
-    for (size_t i = (leading_input ? 2 : 1); i < ll->n; i++) {
+    for (size_t i = 1; i < ll->n; i++) {
         if (ll->items[i].ops == layer_find("InputLayer"))
             return spec_error(ll->items[i].where, d, "an Input can only come first");
-        if (ll->items[i].has_input_shape)
+        /* (the layer after a leading Input may repeat its shape: compared above) */
+        if (ll->items[i].has_input_shape && !(leading_input && i == 1))
             return spec_error(ll->items[i].where, d,
                               "only the first layer of a Sequential model takes an input shape");
     }
@@ -299,6 +311,8 @@ static int load_nnc(struct model *m, struct model_file *mf, const struct spec_no
             return spec_error(root, d, "the model file has no 'layers:' list");
         if (layers->kind != SPEC_SEQ)
             return spec_error(layers, d, "'layers' must be a list");
+        if (model_check_layer_count(layers, d) < 0)
+            return -1;
         struct layer_list ll = {0};
         for (size_t i = 0; i < layers->n; i++)
             if (model_parse_nnc_layer(layers->items[i], layer_list_push(&ll), NULL, 0, d) < 0) {
@@ -356,6 +370,8 @@ static int load_keras_topology(struct model *m, const struct spec_node *topo, st
     }
     if (!layers || layers->kind != SPEC_SEQ)
         return spec_error(config ? config : topo, d, "the Sequential config has no layer list");
+    if (model_check_layer_count(layers, d) < 0)
+        return -1;
     m->name = xstrdup(name);
     struct layer_list ll = {0};
     for (size_t i = 0; i < layers->n; i++)

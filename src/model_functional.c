@@ -601,6 +601,8 @@ int functional_load_nnc(struct model *m, const struct spec_node *root, struct di
         spec_error(layers ? layers : root, d, "the model file has no 'layers:' list");
         goto out;
     }
+    if (model_check_layer_count(layers, d) < 0)
+        goto out;
     for (size_t i = 0; i < layers->n; i++) {
         size_t prev = g.n_calls - 1;
         if (parse_entry(&g, layers->items[i], d) < 0)
@@ -802,6 +804,8 @@ int functional_load_keras(struct model *m, const struct spec_node *config, struc
     }
     if (!layers || layers->kind != SPEC_SEQ || layers->n == 0)
         return spec_error(layers ? layers : config, d, "the functional config has no layer list");
+    if (model_check_layer_count(layers, d) < 0)
+        return -1;
     for (size_t i = 0; i < layers->n; i++)
         if (parse_keras_entry(&g, layers->items[i], d) < 0)
             goto out;

@@ -31,6 +31,9 @@ int model_parse_keras_layer(const struct spec_node *entry, struct layer *l, stru
  * ..., input_1, ...), in list order. */
 void model_assign_names(struct layer_list *ll);
 int model_check_unique_names(const struct layer_list *ll, struct diag *d);
+/* At most 10000 entries in a layers: list (a located error), so that no
+ * file can make the per-layer checks take long. */
+int model_check_layer_count(const struct spec_node *layers, struct diag *d);
 
 /* Functional models (model_functional.c). The nnc form: the model file's
  * inputs:, layers: and outputs: (SPEC 2.2); Keras's: a Functional/Model

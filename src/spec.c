@@ -15,13 +15,18 @@
 #include <string.h>
 #include <yaml.h>
 
+/* Limits that bound time and memory whatever the input: about 100 MB at
+ * most for the nodes, 2 x MAX_FILE_BYTES for the text. A Keras model.json of
+ * 10000 layers has ~500000 values; a checkpoint's history a few per epoch. */
 enum {
     MAX_DEPTH = 64,              /* nesting deeper than this is an error */
-    MAX_NODES = 4 * 1000 * 1000, /* bounds memory whatever the input */
+    MAX_NODES = 1000 * 1000,
     MAX_MAP_KEYS = 100000,
-    MAX_FILE_BYTES = 256 << 20,
+    MAX_SCALAR_BYTES = 1 << 20,  /* one value */
+    MAX_FILE_BYTES = 64 << 20,
     MAX_ANCHORS = 10000,
     MAX_ALIASES = 100000,
+    HASH_KEYS_FROM = 16,         /* maps this large get a hash index of their keys */
 };
 
 struct anchor {
@@ -74,6 +79,9 @@ struct frame {
     struct spec_node **items, **keys;
     size_t n, cap;
     bool want_value;  /* map: a key was read, its value comes next */
+    /* Large maps: open addressing over keys[], key index + 1 (0 = empty),
+     * so that duplicate detection stays linear in the number of keys. */
+    size_t *slots, n_slots;
 };
 
 struct builder {
@@ -115,6 +123,51 @@ static struct spec_node *new_node(struct builder *b, enum spec_kind kind, yaml_m
     return n;
 }
 
+static size_t hash_key(const char *s)
+{
+    size_t h = 14695981039346656037u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* The slot of key in f's index, or the empty slot where it would go. */
+static size_t key_slot(const struct frame *f, const char *key)
+{
+    size_t mask = f->n_slots - 1, i = hash_key(key) & mask;
+    while (f->slots[i] && strcmp(f->keys[f->slots[i] - 1]->str, key) != 0)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* The earlier key equal to key in map frame f, or NULL. */
+static const struct spec_node *find_key(const struct frame *f, const char *key)
+{
+    if (!f->n_slots) {
+        for (size_t i = 0; i < f->n; i++)
+            if (strcmp(f->keys[i]->str, key) == 0)
+                return f->keys[i];
+        return NULL;
+    }
+    size_t i = key_slot(f, key);
+    return f->slots[i] ? f->keys[f->slots[i] - 1] : NULL;
+}
+
+/* Adds keys[k] to the index, (re)building it when it is missing or half full. */
+static void index_key(struct frame *f, size_t k)
+{
+    if (k + 1 < HASH_KEYS_FROM)
+        return;
+    if (2 * (k + 1) > f->n_slots) {
+        f->n_slots = f->n_slots ? 2 * f->n_slots : 4 * HASH_KEYS_FROM;
+        free(f->slots);
+        f->slots = xcalloc(f->n_slots, sizeof *f->slots);
+        for (size_t i = 0; i < k; i++)
+            f->slots[key_slot(f, f->keys[i]->str)] = i + 1;
+    }
+    f->slots[key_slot(f, f->keys[k]->str)] = k + 1;
+}
+
 static int attach(struct builder *b, struct spec_node *n)
 {
     if (b->depth == 0) {
@@ -126,10 +179,10 @@ static int attach(struct builder *b, struct spec_node *n)
         if (n->kind != SPEC_SCALAR)
             return spec_error(n, b->d, "a map key must be a plain value, not %s",
                               n->kind == SPEC_MAP ? "a map" : "a list");
-        for (size_t i = 0; i < f->n; i++)
-            if (strcmp(f->keys[i]->str, n->str) == 0)
-                return spec_error(n, b->d, "duplicate key '%s' (first at line %zu)", n->str,
-                                  f->keys[i]->line);
+        const struct spec_node *first = find_key(f, n->str);
+        if (first)
+            return spec_error(n, b->d, "duplicate key '%.200s' (first at line %zu)", n->str,
+                              first->line);
         if (f->n >= MAX_MAP_KEYS)
             return spec_error(n, b->d, "too many keys in one map");
     }
@@ -142,6 +195,7 @@ static int attach(struct builder *b, struct spec_node *n)
     if (f->node->kind == SPEC_MAP) {
         if (!f->want_value) {
             f->keys[f->n] = n;
+            index_key(f, f->n);
             f->want_value = true;
             return 0;
         }
@@ -166,6 +220,7 @@ static void finish_frame(struct builder *b, struct frame *f)
     }
     free(f->items);
     free(f->keys);
+    free(f->slots);
     memset(f, 0, sizeof *f);
 }
 
@@ -206,6 +261,11 @@ static int handle_event(struct builder *b, yaml_event_t *ev, int *documents)
         return -1;
     }
     case YAML_SCALAR_EVENT:
+        if (ev->data.scalar.length > MAX_SCALAR_BYTES) {
+            diag_at(b->d, b->name, ev->start_mark.line + 1, ev->start_mark.column + 1,
+                    "value longer than %d bytes", MAX_SCALAR_BYTES);
+            return -1;
+        }
         if (!(n = new_node(b, SPEC_SCALAR, ev->start_mark)))
             return too_many_nodes(b, ev->start_mark);
         n->str = arena_strdup(b->arena, (const char *)ev->data.scalar.value,
@@ -282,6 +342,47 @@ static void untab_json(char *text, size_t len)
     }
 }
 
+/* The 1-based line and column of byte `off` of text (NUL-terminated), the
+ * column in characters as libyaml counts them. */
+static void offset_position(const char *text, size_t off, size_t *line, size_t *col)
+{
+    *line = *col = 1;
+    for (size_t i = 0; i < off; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '\n' || (c == '\r' && text[i + 1] != '\n')) {
+            ++*line;
+            *col = 1;
+        } else if ((c & 0xC0) != 0x80 && c != '\r') {
+            ++*col;
+        }
+    }
+}
+
+/* libyaml's reader (encoding) errors carry a byte offset, not a mark. A bad
+ * UTF-8 sequence is reported at its first byte. */
+static void reader_error(const yaml_parser_t *p, const char *name, const char *text, size_t len,
+                         struct diag *d)
+{
+    size_t off = p->problem_offset < len ? p->problem_offset : len, line, col;
+    const char *problem = p->problem ? p->problem : "unreadable text";
+    if (strstr(problem, "UTF-8") && off < len) {
+        /* "invalid trailing UTF-8 octet" points at the byte that should
+         * have continued the sequence; the others at its first byte. */
+        if (strstr(problem, "trailing") && off > 0)
+            for (off--; off > 0 && ((unsigned char)text[off] & 0xC0) == 0x80;)
+                off--;
+        offset_position(text, off, &line, &col);
+        diag_at(d, name, line, col, "invalid UTF-8 (byte 0x%02X; is the file UTF-8 text?)",
+                (unsigned char)text[off]);
+        return;
+    }
+    offset_position(text, off, &line, &col);
+    if (p->problem_value >= 0)
+        diag_at(d, name, line, col, "%s (0x%X)", problem, (unsigned)p->problem_value);
+    else
+        diag_at(d, name, line, col, "%s", problem);
+}
+
 int spec_load_string(struct spec_doc *doc, const char *name, const char *text, size_t len,
                      struct diag *d)
 {
@@ -293,8 +394,11 @@ int spec_load_string(struct spec_doc *doc, const char *name, const char *text, s
     char *copy = xmalloc(len + 1);
     memcpy(copy, text, len);
     copy[len] = '\0';
-    if (memchr(copy, '\0', len)) {
-        diag_at(d, name, 0, 0, "NUL byte in the file (not a text file?)");
+    const char *nul = memchr(copy, '\0', len);
+    if (nul) {
+        size_t line, col;
+        offset_position(copy, (size_t)(nul - copy), &line, &col);
+        diag_at(d, name, line, col, "NUL byte in the file (not a text file?)");
         free(copy);
         spec_free(doc);
         return -1;
@@ -315,6 +419,11 @@ int spec_load_string(struct spec_doc *doc, const char *name, const char *text, s
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
+            if (parser.error == YAML_READER_ERROR) {
+                reader_error(&parser, name, copy, len, d);
+                rc = -1;
+                break;
+            }
             yaml_mark_t m = parser.problem_mark;
             const char *problem = parser.problem ? parser.problem : "syntax error";
             if (parser.context)
@@ -513,6 +622,21 @@ bool parse_long(const char *s, long *out)
     return true;
 }
 
+/* A decimal number too large for a double (1e999): worth its own message. */
+static bool overflows(const char *s)
+{
+    if (strpbrk(s, "xX"))
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno != ERANGE || fabs(v) <= 1)
+        return false;
+    while (*end == ' ' || *end == '\t' || *end == '\r')
+        end++;
+    return !*end;
+}
+
 int spec_long(const struct spec_node *n, long *out, struct diag *d)
 {
     if (n && n->kind == SPEC_SCALAR && !n->quoted) {
@@ -520,10 +644,15 @@ int spec_long(const struct spec_node *n, long *out, struct diag *d)
             return 0;
         /* 10.0 is an integer to Python-written JSON readers too. */
         double v;
-        if (parse_double(n->str, &v) && v == floor(v) && fabs(v) < 1e15) {
-            *out = (long)v;
-            return 0;
+        if (parse_double(n->str, &v) && v == floor(v)) {
+            if (fabs(v) < 1e15) {
+                *out = (long)v;
+                return 0;
+            }
+            return spec_error(n, d, "integer '%.60s' is out of range", n->str);
         }
+        if (overflows(n->str))
+            return spec_error(n, d, "integer '%.60s' is out of range", n->str);
     }
     return expected(n, d, "an integer");
 }
@@ -535,6 +664,8 @@ int spec_double(const struct spec_node *n, double *out, struct diag *d)
             return 0;
         return spec_error(n, d, "'%s' is not a finite number", n->str);
     }
+    if (n && n->kind == SPEC_SCALAR && !n->quoted && overflows(n->str))
+        return spec_error(n, d, "number '%.60s' is out of range", n->str);
     return expected(n, d, "a number");
 }
 

@@ -100,9 +100,15 @@ static size_t *other_columns(size_t n_columns, const size_t *not, size_t n_not, 
     return cols;
 }
 
-static int cmp_names(const void *a, const void *b)
+/* A class name with its index in order of first appearance. */
+struct named_index {
+    const char *name;
+    size_t index;
+};
+
+static int cmp_named(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const struct named_index *)a)->name, ((const struct named_index *)b)->name);
 }
 
 size_t dataset_line(const struct dataset *ds, size_t i)
@@ -114,7 +120,8 @@ size_t dataset_line(const struct dataset *ds, size_t i)
 static int read_all(struct csv_reader *r, size_t n_x, size_t n_t, float **x, float **t,
                     size_t **lines, size_t *n, struct diag *d)
 {
-    size_t cap = 1024, rows = 0;
+    /* 1024 rows to start with, fewer when rows are wide (up to 2^20 fields) */
+    size_t cap = n_x > 1024 ? ((size_t)1 << 20) / n_x + 1 : 1024, rows = 0;
     *x = xmalloc(cap * n_x * sizeof **x);
     *t = xmalloc(cap * (n_t ? n_t : 1) * sizeof **t);
     *lines = xmalloc(cap * sizeof **lines);
@@ -292,15 +299,17 @@ static int load_rows(struct csv_reader *r, const struct model *m, struct dataset
     if (is_class && !fixed_classes) {
         /* Indices in sorted name order (as sklearn's LabelEncoder). */
         char *const *names = csv_classes(r, &n_classes);
+        struct named_index *order = xcalloc(n_classes, sizeof *order);
+        for (size_t i = 0; i < n_classes; i++)
+            order[i] = (struct named_index){names[i], i};
+        qsort(order, n_classes, sizeof *order, cmp_named); /* names are distinct */
         char **sorted = xcalloc(n_classes, sizeof *sorted);
-        for (size_t i = 0; i < n_classes; i++)
-            sorted[i] = xstrdup(names[i]);
-        qsort(sorted, n_classes, sizeof *sorted, cmp_names);
         size_t *remap = xcalloc(n_classes, sizeof *remap);
-        for (size_t i = 0; i < n_classes; i++)
-            for (size_t j = 0; j < n_classes; j++)
-                if (!strcmp(names[i], sorted[j]))
-                    remap[i] = j;
+        for (size_t j = 0; j < n_classes; j++) {
+            sorted[j] = xstrdup(order[j].name);
+            remap[order[j].index] = j;
+        }
+        free(order);
         for (size_t i = 0; i < ds->n; i++)
             t[i] = (float)remap[(size_t)t[i]];
         free(remap);
