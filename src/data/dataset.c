@@ -111,6 +111,25 @@ static int cmp_named(const void *a, const void *b)
     return strcmp(((const struct named_index *)a)->name, ((const struct named_index *)b)->name);
 }
 
+/* Class indices in sorted name order (as sklearn's LabelEncoder): the
+ * sorted copies of the n distinct names in *sorted, and the map from each
+ * name's index in order of appearance to its sorted index (returned). */
+static size_t *class_order(char *const *names, size_t n, char ***sorted)
+{
+    struct named_index *order = xcalloc(n, sizeof *order);
+    for (size_t i = 0; i < n; i++)
+        order[i] = (struct named_index){names[i], i};
+    qsort(order, n, sizeof *order, cmp_named);
+    *sorted = xcalloc(n, sizeof **sorted);
+    size_t *remap = xcalloc(n, sizeof *remap);
+    for (size_t j = 0; j < n; j++) {
+        (*sorted)[j] = xstrdup(order[j].name);
+        remap[order[j].index] = j;
+    }
+    free(order);
+    return remap;
+}
+
 size_t dataset_line(const struct dataset *ds, size_t i)
 {
     return ds->line ? ds->line[i] : ds->first_line + i;
@@ -297,19 +316,9 @@ static int load_rows(struct csv_reader *r, const struct model *m, struct dataset
     bool is_class = csv_target_is_class(r);
     size_t n_classes = 0;
     if (is_class && !fixed_classes) {
-        /* Indices in sorted name order (as sklearn's LabelEncoder). */
         char *const *names = csv_classes(r, &n_classes);
-        struct named_index *order = xcalloc(n_classes, sizeof *order);
-        for (size_t i = 0; i < n_classes; i++)
-            order[i] = (struct named_index){names[i], i};
-        qsort(order, n_classes, sizeof *order, cmp_named); /* names are distinct */
-        char **sorted = xcalloc(n_classes, sizeof *sorted);
-        size_t *remap = xcalloc(n_classes, sizeof *remap);
-        for (size_t j = 0; j < n_classes; j++) {
-            sorted[j] = xstrdup(order[j].name);
-            remap[order[j].index] = j;
-        }
-        free(order);
+        char **sorted;
+        size_t *remap = class_order(names, n_classes, &sorted);
         for (size_t i = 0; i < ds->n; i++)
             t[i] = (float)remap[(size_t)t[i]];
         free(remap);
@@ -451,15 +460,8 @@ static int convert_streaming(struct csv_reader *r, const char *cpath, const stru
     size_t n_classes = 0;
     if (is_class && !fixed_classes) {
         char *const *names = csv_classes(r, &n_classes);
-        char **sorted = xcalloc(n_classes, sizeof *sorted);
-        for (size_t i = 0; i < n_classes; i++)
-            sorted[i] = xstrdup(names[i]);
-        qsort(sorted, n_classes, sizeof *sorted, cmp_names);
-        remap = xcalloc(n_classes, sizeof *remap);
-        for (size_t i = 0; i < n_classes; i++)
-            for (size_t j = 0; j < n_classes; j++)
-                if (!strcmp(names[i], sorted[j]))
-                    remap[i] = j;
+        char **sorted;
+        remap = class_order(names, n_classes, &sorted);
         meta->classes = sorted;
         meta->n_classes = n_classes;
     } else if (is_class) {
