@@ -6,16 +6,23 @@
 #include <unistd.h>
 
 
+/* A mapped dataset up to this size is read through its map: all of it may
+ * become resident, which stays within the memory bound nnc promises (256
+ * MB plus the model), and a row costs no system call (pread made a
+ * 60000-row Fashion-MNIST epoch 13% slower). */
+#define LOADER_MAP_RESIDENT ((size_t)256 << 20)
+
 /* Row i of a dataset (x: n_x floats, then y: n_y floats) into the loader's
- * row buffer. A mapped dataset is read with pread rather than through the
- * map: random rows touched through a map would stay resident (with the
- * kernel's fault-around, 64 KiB a row), the page cache does not count. */
+ * row buffer. A larger mapped dataset is read with pread rather than
+ * through the map: random rows touched through a map would stay resident
+ * (with the kernel's fault-around, 64 KiB a row), the page cache does not
+ * count. */
 static void read_row(struct loader *l, size_t i, const float **x, const float **y)
 {
     const struct dataset *ds = l->ds;
     *x = ds->x + i * ds->n_x;
     *y = ds->y + i * ds->n_y;
-    if (!ds->mapped)
+    if (!ds->mapped || ds->map_len <= LOADER_MAP_RESIDENT)
         return;
     size_t xb = ds->n_x * sizeof(float), yb = ds->n_y * sizeof(float);
     off_t xo = (off_t)((const unsigned char *)*x - ds->base);
