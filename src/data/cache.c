@@ -1,7 +1,9 @@
 /* The binary data cache (see cache.h). */
 #include "cache.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,9 +245,42 @@ static int pwrite_all(int fd, const void *buf, size_t n, size_t at)
     return 0;
 }
 
+/* Removes PATH.PID.tmp files that a conversion killed midway left behind:
+ * those whose process no longer exists (a live one may be converting the
+ * same source right now). */
+static void remove_stale_tmp(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = xstrdup(slash ? path : ".");
+    if (slash)
+        dir[slash - path] = '\0';
+    const char *base = slash ? slash + 1 : path;
+    size_t base_len = strlen(base);
+    DIR *dp = opendir(dir);
+    for (struct dirent *e; dp && (e = readdir(dp));) {
+        const char *name = e->d_name;
+        if (strncmp(name, base, base_len) != 0 || name[base_len] != '.')
+            continue;
+        char *end;
+        long pid = strtol(name + base_len + 1, &end, 10);
+        if (pid <= 0 || end == name + base_len + 1 || strcmp(end, ".tmp") != 0 ||
+            pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        size_t n = strlen(dir) + strlen(name) + 2;
+        char *stale = xmalloc(n);
+        snprintf(stale, n, "%s/%s", dir, name);
+        unlink(stale);
+        free(stale);
+    }
+    if (dp)
+        closedir(dp);
+    free(dir);
+}
+
 int cache_out_open(struct cache_out *o, const char *path, size_t n_x, size_t n_y, bool has_w,
                    bool has_lines)
 {
+    remove_stale_tmp(path);
     memset(o, 0, sizeof *o);
     size_t n = strlen(path) + 32;
     o->tmp = xmalloc(n);
