@@ -247,23 +247,8 @@ static const struct arg_def gru_args[] = {
     RNN_ARG(units, ARG_INT, ARG_REQUIRED),
     RNN_ARG(activation, ARG_ACTIVATION, 0),
     RNN_ARG(recurrent_activation, ARG_ACTIVATION, 0),
-    RNN_ARG(use_bias, ARG_BOOL, 0),
-    RNN_ARG(kernel_initializer, ARG_INITIALIZER, 0),
-    RNN_ARG(recurrent_initializer, ARG_INITIALIZER, 0),
-    RNN_ARG(bias_initializer, ARG_INITIALIZER, 0),
-    RNN_ARG(kernel_regularizer, ARG_REGULARIZER, 0),
-    RNN_ARG(recurrent_regularizer, ARG_REGULARIZER, 0),
-    RNN_ARG(bias_regularizer, ARG_REGULARIZER, 0),
-    RNN_ARG(activity_regularizer, ARG_REGULARIZER, 0),
-    RNN_ARG(kernel_constraint, ARG_CONSTRAINT, 0),
-    RNN_ARG(recurrent_constraint, ARG_CONSTRAINT, 0),
-    RNN_ARG(bias_constraint, ARG_CONSTRAINT, 0),
-    RNN_ARG(dropout, ARG_FLOAT, 0),
-    RNN_ARG(recurrent_dropout, ARG_FLOAT, 0),
-    RNN_ARG(return_sequences, ARG_BOOL, 0),
-    RNN_ARG(return_state, ARG_BOOL, 0),
-    RNN_ARG(go_backwards, ARG_BOOL, 0),
-    RNN_ARG(stateful, ARG_BOOL, 0),
+    RNN_INIT_ARGS,
+    RNN_LIMIT_ARGS,
     RNN_ARG(unroll, ARG_BOOL, 0),
     RNN_ARG(time_major, ARG_BOOL, 0),
     RNN_ARG(reset_after, ARG_BOOL, 0),
@@ -271,31 +256,7 @@ static const struct arg_def gru_args[] = {
     RNN_KWARGS,
 };
 
-static int gru_build(struct layer *l, const struct shape *in, size_t n_in, struct shape *out,
-                     struct diag *d)
-{
-    return rnn_build(l, &gru_cell, in, out, d);
-}
-
-static size_t gru_cache(const struct layer *l, const struct shape *in, const struct shape *out)
-{
-    return rnn_cache_floats(l, &gru_cell, in);
-}
-
-static size_t gru_state(const struct layer *l)
-{
-    return rnn_state_floats(l, &gru_cell);
-}
-
-static void gru_forward(const struct layer *l, const struct layer_call *c)
-{
-    rnn_forward(l, &gru_cell, c);
-}
-
-static void gru_backward(const struct layer *l, const struct layer_call *c)
-{
-    rnn_backward(l, &gru_cell, c);
-}
+static void gru_defaults(void *conf) { rnn_defaults(conf, &gru_cell); }
 
 const struct layer_ops gru_ops = {
     .class_name = "GRU",
@@ -303,12 +264,12 @@ const struct layer_ops gru_ops = {
     .args = gru_args,
     .n_args = sizeof gru_args / sizeof gru_args[0],
     .conf_size = sizeof(struct rnn_conf),
-    .defaults = rnn_defaults,
+    .defaults = gru_defaults,
     .validate = rnn_validate,
-    .build = gru_build,
-    .cache_floats = gru_cache,
-    .forward = gru_forward,
-    .backward = gru_backward,
+    .build = rnn_build,
+    .cache_floats = rnn_cache_floats,
+    .forward = rnn_forward,
+    .backward = rnn_backward,
     .mask_mode = rnn_mask_mode,
-    .state_floats = gru_state,
+    .state_floats = rnn_state_floats,
 };

@@ -123,24 +123,9 @@ static const struct arg_def lstm_args[] = {
     RNN_ARG(units, ARG_INT, ARG_REQUIRED),
     RNN_ARG(activation, ARG_ACTIVATION, 0),
     RNN_ARG(recurrent_activation, ARG_ACTIVATION, 0),
-    RNN_ARG(use_bias, ARG_BOOL, 0),
-    RNN_ARG(kernel_initializer, ARG_INITIALIZER, 0),
-    RNN_ARG(recurrent_initializer, ARG_INITIALIZER, 0),
-    RNN_ARG(bias_initializer, ARG_INITIALIZER, 0),
+    RNN_INIT_ARGS,
     RNN_ARG(unit_forget_bias, ARG_BOOL, ARG_NULLABLE), /* TensorFlow.js writes null: false */
-    RNN_ARG(kernel_regularizer, ARG_REGULARIZER, 0),
-    RNN_ARG(recurrent_regularizer, ARG_REGULARIZER, 0),
-    RNN_ARG(bias_regularizer, ARG_REGULARIZER, 0),
-    RNN_ARG(activity_regularizer, ARG_REGULARIZER, 0),
-    RNN_ARG(kernel_constraint, ARG_CONSTRAINT, 0),
-    RNN_ARG(recurrent_constraint, ARG_CONSTRAINT, 0),
-    RNN_ARG(bias_constraint, ARG_CONSTRAINT, 0),
-    RNN_ARG(dropout, ARG_FLOAT, 0),
-    RNN_ARG(recurrent_dropout, ARG_FLOAT, 0),
-    RNN_ARG(return_sequences, ARG_BOOL, 0),
-    RNN_ARG(return_state, ARG_BOOL, 0),
-    RNN_ARG(go_backwards, ARG_BOOL, 0),
-    RNN_ARG(stateful, ARG_BOOL, 0),
+    RNN_LIMIT_ARGS,
     RNN_ARG(time_major, ARG_BOOL, 0),
     RNN_ARG(unroll, ARG_BOOL, 0),
     RNN_ARG(implementation, ARG_INT, ARG_NULLABLE), /* null (TensorFlow.js): 2 */
@@ -162,32 +147,14 @@ static int lstm_build(struct layer *l, const struct shape *in, size_t n_in, stru
                       struct diag *d)
 {
     const struct rnn_conf *c = l->conf;
-    if (rnn_build(l, &lstm_cell, in, out, d) < 0)
+    if (rnn_build(l, in, n_in, out, d) < 0)
         return -1;
     if (c->use_bias && c->unit_forget_bias)
         l->params[2].fill = fill_forget_bias;
     return 0;
 }
 
-static size_t lstm_cache(const struct layer *l, const struct shape *in, const struct shape *out)
-{
-    return rnn_cache_floats(l, &lstm_cell, in);
-}
-
-static size_t lstm_state(const struct layer *l)
-{
-    return rnn_state_floats(l, &lstm_cell);
-}
-
-static void lstm_forward(const struct layer *l, const struct layer_call *c)
-{
-    rnn_forward(l, &lstm_cell, c);
-}
-
-static void lstm_backward(const struct layer *l, const struct layer_call *c)
-{
-    rnn_backward(l, &lstm_cell, c);
-}
+static void lstm_defaults(void *conf) { rnn_defaults(conf, &lstm_cell); }
 
 const struct layer_ops lstm_ops = {
     .class_name = "LSTM",
@@ -195,12 +162,12 @@ const struct layer_ops lstm_ops = {
     .args = lstm_args,
     .n_args = sizeof lstm_args / sizeof lstm_args[0],
     .conf_size = sizeof(struct rnn_conf),
-    .defaults = rnn_defaults,
+    .defaults = lstm_defaults,
     .validate = rnn_validate,
     .build = lstm_build,
-    .cache_floats = lstm_cache,
-    .forward = lstm_forward,
-    .backward = lstm_backward,
+    .cache_floats = rnn_cache_floats,
+    .forward = rnn_forward,
+    .backward = rnn_backward,
     .mask_mode = rnn_mask_mode,
-    .state_floats = lstm_state,
+    .state_floats = rnn_state_floats,
 };

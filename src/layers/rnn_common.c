@@ -14,9 +14,10 @@
 
 /* ---- arguments and shapes ------------------------------------------------ */
 
-void rnn_defaults(void *conf)
+void rnn_defaults(void *conf, const struct rnn_cell *cell)
 {
     struct rnn_conf *c = conf;
+    c->cell = cell;
     c->activation = ACT_TANH;
     c->recurrent_activation = ACT_SIGMOID;
     c->use_bias = true;
@@ -72,10 +73,11 @@ static bool per_gate_masks(const struct rnn_conf *c, const struct rnn_cell *cell
     return c->implementation == 1 && !fused;
 }
 
-int rnn_build(struct layer *l, const struct rnn_cell *cell, const struct shape *in,
-              struct shape *out, struct diag *d)
+int rnn_build(struct layer *l, const struct shape *in, size_t n_in, struct shape *out,
+              struct diag *d)
 {
     struct rnn_conf *c = l->conf;
+    const struct rnn_cell *cell = c->cell;
     if (layer_check_spatial_rank(l, in, 1, d) < 0)
         return -1;
     size_t T = in->dim[0], D = in->dim[1], U = (size_t)c->units, G = (size_t)cell->gates * U;
@@ -113,10 +115,10 @@ enum mask_mode rnn_mask_mode(const struct layer *l)
     return c->return_sequences ? MASK_KEEP : MASK_DROP;
 }
 
-size_t rnn_state_floats(const struct layer *l, const struct rnn_cell *cell)
+size_t rnn_state_floats(const struct layer *l)
 {
     const struct rnn_conf *c = l->conf;
-    return c->stateful ? (size_t)cell->states * (size_t)c->units : 0;
+    return c->stateful ? (size_t)c->cell->states * (size_t)c->units : 0;
 }
 
 /* ---- cache layout -------------------------------------------------------- */
@@ -152,11 +154,11 @@ static void layout(const struct rnn_conf *cf, const struct rnn_cell *cell, size_
     o->total = n;
 }
 
-size_t rnn_cache_floats(const struct layer *l, const struct rnn_cell *cell,
-                        const struct shape *in)
+size_t rnn_cache_floats(const struct layer *l, const struct shape *in, const struct shape *out)
 {
+    const struct rnn_conf *c = l->conf;
     struct rnn_layout o;
-    layout(l->conf, cell, in->dim[0], in->dim[1], &o);
+    layout(c, c->cell, in->dim[0], in->dim[1], &o);
     return o.total;
 }
 
@@ -466,8 +468,9 @@ static void step_outputs(const struct rnn_run *r, size_t s, float *y)
     }
 }
 
-void rnn_forward(const struct layer *l, const struct rnn_cell *cell, const struct layer_call *c)
+void rnn_forward(const struct layer *l, const struct layer_call *c)
 {
+    const struct rnn_cell *cell = ((const struct rnn_conf *)l->conf)->cell;
     struct rnn_run r;
     run_init(&r, l, cell, c, c->training);
     size_t B = r.B, T = r.T, U = r.U, t0 = rnn_time(&r, 0);
@@ -566,8 +569,9 @@ static void input_gradients(const struct rnn_run *r, float *dx)
     }
 }
 
-void rnn_backward(const struct layer *l, const struct rnn_cell *cell, const struct layer_call *c)
+void rnn_backward(const struct layer *l, const struct layer_call *c)
 {
+    const struct rnn_cell *cell = ((const struct rnn_conf *)l->conf)->cell;
     struct rnn_run r;
     run_init(&r, l, cell, c, true);
     memset(r.gh, 0, r.B * r.U * sizeof *r.gh);

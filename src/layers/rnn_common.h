@@ -26,7 +26,10 @@
 
 #include "../layer.h"
 
+struct rnn_cell;
+
 struct rnn_conf {
+    const struct rnn_cell *cell;                      /* the class's, set by its defaults */
     long units;
     enum act_kind activation, recurrent_activation;   /* SimpleRNN: activation only */
     bool use_bias;
@@ -45,6 +48,23 @@ struct rnn_conf {
 
 /* An argument-table row for a field of struct rnn_conf. */
 #define RNN_ARG(name, type, flags) {#name, type, offsetof(struct rnn_conf, name), flags, NULL, NULL}
+/* The rows from use_bias to bias_initializer, in every class's Keras order. */
+#define RNN_INIT_ARGS                                                                 \
+    RNN_ARG(use_bias, ARG_BOOL, 0), RNN_ARG(kernel_initializer, ARG_INITIALIZER, 0),  \
+        RNN_ARG(recurrent_initializer, ARG_INITIALIZER, 0),                           \
+        RNN_ARG(bias_initializer, ARG_INITIALIZER, 0)
+/* The rows from kernel_regularizer to stateful, the same in every class. */
+#define RNN_LIMIT_ARGS                                                                \
+    RNN_ARG(kernel_regularizer, ARG_REGULARIZER, 0),                                  \
+        RNN_ARG(recurrent_regularizer, ARG_REGULARIZER, 0),                           \
+        RNN_ARG(bias_regularizer, ARG_REGULARIZER, 0),                                \
+        RNN_ARG(activity_regularizer, ARG_REGULARIZER, 0),                            \
+        RNN_ARG(kernel_constraint, ARG_CONSTRAINT, 0),                                \
+        RNN_ARG(recurrent_constraint, ARG_CONSTRAINT, 0),                             \
+        RNN_ARG(bias_constraint, ARG_CONSTRAINT, 0), RNN_ARG(dropout, ARG_FLOAT, 0),  \
+        RNN_ARG(recurrent_dropout, ARG_FLOAT, 0),                                     \
+        RNN_ARG(return_sequences, ARG_BOOL, 0), RNN_ARG(return_state, ARG_BOOL, 0),   \
+        RNN_ARG(go_backwards, ARG_BOOL, 0), RNN_ARG(stateful, ARG_BOOL, 0)
 /* The keyword-only rows every recurrent class ends its table with. */
 #define RNN_KWARGS                                                                    \
     RNN_ARG(input_length, ARG_INT, ARG_NULLABLE | ARG_UNSAVED | ARG_INPUT_LENGTH),    \
@@ -99,21 +119,21 @@ struct rnn_run {
     float *hs;                      /* (B, U): h times a recurrent mask */
 };
 
-/* ---- the layer ops every recurrent class uses ---- */
+/* ---- the layer ops every recurrent class uses (its cell from the conf) ---- */
 
-void rnn_defaults(void *conf);
+/* Keras's defaults and the class's cell. */
+void rnn_defaults(void *conf, const struct rnn_cell *cell);
 /* Checks units, dropout rates, time_major and implementation (and
  * return_state, which nnc does not have yet: a layer has one output). */
 int rnn_validate(const struct layer *l, const struct spec_node *where, struct diag *d);
 /* Output shape and the weights of a `cell` layer. */
-int rnn_build(struct layer *l, const struct rnn_cell *cell, const struct shape *in,
-              struct shape *out, struct diag *d);
-size_t rnn_cache_floats(const struct layer *l, const struct rnn_cell *cell,
-                        const struct shape *in);
+int rnn_build(struct layer *l, const struct shape *in, size_t n_in, struct shape *out,
+              struct diag *d);
+size_t rnn_cache_floats(const struct layer *l, const struct shape *in, const struct shape *out);
 enum mask_mode rnn_mask_mode(const struct layer *l);
-size_t rnn_state_floats(const struct layer *l, const struct rnn_cell *cell);
-void rnn_forward(const struct layer *l, const struct rnn_cell *cell, const struct layer_call *c);
-void rnn_backward(const struct layer *l, const struct rnn_cell *cell, const struct layer_call *c);
+size_t rnn_state_floats(const struct layer *l);
+void rnn_forward(const struct layer *l, const struct layer_call *c);
+void rnn_backward(const struct layer *l, const struct layer_call *c);
 
 /* ---- for the cells' steps ---- */
 

@@ -57,54 +57,14 @@ static const struct rnn_cell simple_rnn_cell = {
 static const struct arg_def simple_rnn_args[] = {
     RNN_ARG(units, ARG_INT, ARG_REQUIRED),
     RNN_ARG(activation, ARG_ACTIVATION, 0),
-    RNN_ARG(use_bias, ARG_BOOL, 0),
-    RNN_ARG(kernel_initializer, ARG_INITIALIZER, 0),
-    RNN_ARG(recurrent_initializer, ARG_INITIALIZER, 0),
-    RNN_ARG(bias_initializer, ARG_INITIALIZER, 0),
-    RNN_ARG(kernel_regularizer, ARG_REGULARIZER, 0),
-    RNN_ARG(recurrent_regularizer, ARG_REGULARIZER, 0),
-    RNN_ARG(bias_regularizer, ARG_REGULARIZER, 0),
-    RNN_ARG(activity_regularizer, ARG_REGULARIZER, 0),
-    RNN_ARG(kernel_constraint, ARG_CONSTRAINT, 0),
-    RNN_ARG(recurrent_constraint, ARG_CONSTRAINT, 0),
-    RNN_ARG(bias_constraint, ARG_CONSTRAINT, 0),
-    RNN_ARG(dropout, ARG_FLOAT, 0),
-    RNN_ARG(recurrent_dropout, ARG_FLOAT, 0),
-    RNN_ARG(return_sequences, ARG_BOOL, 0),
-    RNN_ARG(return_state, ARG_BOOL, 0),
-    RNN_ARG(go_backwards, ARG_BOOL, 0),
-    RNN_ARG(stateful, ARG_BOOL, 0),
+    RNN_INIT_ARGS,
+    RNN_LIMIT_ARGS,
     RNN_ARG(unroll, ARG_BOOL, 0),
     RNN_ARG(time_major, ARG_BOOL, 0),
     RNN_KWARGS,
 };
 
-static int simple_rnn_build(struct layer *l, const struct shape *in, size_t n_in,
-                            struct shape *out, struct diag *d)
-{
-    return rnn_build(l, &simple_rnn_cell, in, out, d);
-}
-
-static size_t simple_rnn_cache(const struct layer *l, const struct shape *in,
-                               const struct shape *out)
-{
-    return rnn_cache_floats(l, &simple_rnn_cell, in);
-}
-
-static size_t simple_rnn_state(const struct layer *l)
-{
-    return rnn_state_floats(l, &simple_rnn_cell);
-}
-
-static void simple_rnn_forward(const struct layer *l, const struct layer_call *c)
-{
-    rnn_forward(l, &simple_rnn_cell, c);
-}
-
-static void simple_rnn_backward(const struct layer *l, const struct layer_call *c)
-{
-    rnn_backward(l, &simple_rnn_cell, c);
-}
+static void simple_rnn_defaults(void *conf) { rnn_defaults(conf, &simple_rnn_cell); }
 
 const struct layer_ops simple_rnn_ops = {
     .class_name = "SimpleRNN",
@@ -112,12 +72,12 @@ const struct layer_ops simple_rnn_ops = {
     .args = simple_rnn_args,
     .n_args = sizeof simple_rnn_args / sizeof simple_rnn_args[0],
     .conf_size = sizeof(struct rnn_conf),
-    .defaults = rnn_defaults,
+    .defaults = simple_rnn_defaults,
     .validate = rnn_validate,
-    .build = simple_rnn_build,
-    .cache_floats = simple_rnn_cache,
-    .forward = simple_rnn_forward,
-    .backward = simple_rnn_backward,
+    .build = rnn_build,
+    .cache_floats = rnn_cache_floats,
+    .forward = rnn_forward,
+    .backward = rnn_backward,
     .mask_mode = rnn_mask_mode,
-    .state_floats = simple_rnn_state,
+    .state_floats = rnn_state_floats,
 };
