@@ -218,7 +218,7 @@ static void write_training_config(struct json *j, const struct model *m)
         json_object_begin(j);
     for (size_t k = 0; k < m->n_outputs; k++) {
         if (several)
-            json_key(j, m->outputs[k]->layer->name);
+            json_key(j, model_output_name(m, k));
         json_string(j, loss_tfjs_name(&m->compile.out[k].loss));
     }
     if (several)
@@ -227,7 +227,7 @@ static void write_training_config(struct json *j, const struct model *m)
     if (several) {
         json_object_begin(j);
         for (size_t k = 0; k < m->n_outputs; k++) {
-            json_key(j, m->outputs[k]->layer->name);
+            json_key(j, model_output_name(m, k));
             write_tfjs_metrics(j, &m->compile.out[k]);
         }
         json_object_end(j);
@@ -275,21 +275,21 @@ static void write_compile(struct json *j, const struct model *m)
     }
     json_object_begin(j);
     for (size_t k = 0; k < m->n_outputs; k++) {
-        json_key(j, m->outputs[k]->layer->name);
+        json_key(j, model_output_name(m, k));
         loss_to_json(&m->compile.out[k].loss, j);
     }
     json_object_end(j);
     json_key(j, "loss_weights");
     json_object_begin(j);
     for (size_t k = 0; k < m->n_outputs; k++) {
-        json_key(j, m->outputs[k]->layer->name);
+        json_key(j, model_output_name(m, k));
         json_double(j, m->compile.out[k].loss_weight);
     }
     json_object_end(j);
     json_key(j, "metrics");
     json_object_begin(j);
     for (size_t k = 0; k < m->n_outputs; k++) {
-        json_key(j, m->outputs[k]->layer->name);
+        json_key(j, model_output_name(m, k));
         write_metrics(j, &m->compile.out[k]);
     }
     json_object_end(j);

@@ -75,7 +75,7 @@ static void print_header(const struct model *m, const size_t *sel, size_t n_sel,
         size_t k = sel[i], n = model_output_size_at(m, k);
         if (by_class)
             n /= model_output_last_dim_at(m, k);
-        const char *name = m->outputs[k]->layer->name;
+        const char *name = model_output_name(m, k);
         for (size_t c = 0; c < n; c++) {
             if (i || c)
                 putc(',', out);
@@ -94,13 +94,13 @@ static int select_outputs(const struct model *m, const char *only, size_t *sel, 
 {
     *n_sel = 0;
     for (size_t k = 0; k < m->n_outputs; k++)
-        if (!only || !strcmp(m->outputs[k]->layer->name, only))
+        if (!only || !strcmp(model_output_name(m, k), only))
             sel[(*n_sel)++] = k;
     if (*n_sel > 0)
         return 0;
     const char *names[MODEL_MAX_IO];
     for (size_t k = 0; k < m->n_outputs; k++)
-        names[k] = m->outputs[k]->layer->name;
+        names[k] = model_output_name(m, k);
     const char *hint = diag_suggest(only, names, m->n_outputs);
     if (hint)
         diag_set(d, "--only: the model has no output '%s' (did you mean '%s'?)", only, hint);

@@ -13,7 +13,7 @@
 static long output_index(const struct model *m, const char *name)
 {
     for (size_t k = 0; k < m->n_outputs; k++)
-        if (!strcmp(m->outputs[k]->layer->name, name))
+        if (!strcmp(model_output_name(m, k), name))
             return (long)k;
     return -1;
 }
@@ -35,7 +35,7 @@ static int unknown_output(const struct model *m, const struct spec_node *key, co
 {
     const char *names[MODEL_MAX_IO];
     for (size_t k = 0; k < m->n_outputs; k++)
-        names[k] = m->outputs[k]->layer->name;
+        names[k] = model_output_name(m, k);
     const char *hint = diag_suggest(key->str, names, m->n_outputs);
     if (hint)
         return spec_error(key, d, "%s: the model has no output '%s' (did you mean '%s'?)", what,
@@ -85,7 +85,7 @@ static int parse_losses(struct model *m, const struct spec_node *loss, struct di
     for (size_t k = 0; k < m->n_outputs; k++) {
         if (!items[k] || spec_is_null(items[k]))
             return spec_error(loss, d, "loss: no loss for output '%s' (nnc trains every output)",
-                              m->outputs[k]->layer->name);
+                              model_output_name(m, k));
         if (loss_parse(items[k], &m->compile.out[k].loss, d) < 0)
             return -1;
     }

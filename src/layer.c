@@ -565,6 +565,11 @@ enum mask_mode layer_mask_keep(const struct layer *l)
     return MASK_KEEP;
 }
 
+size_t layer_n_outputs(const struct layer *l)
+{
+    return 1 + (l->ops->more_outputs ? l->ops->more_outputs(l, NULL) : 0);
+}
+
 const struct regularizer *layer_activity_regularizer(const struct layer *l)
 {
     if (l->ops->activity)

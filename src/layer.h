@@ -90,6 +90,7 @@ struct arg_def {
 /* ---- layers ------------------------------------------------------------- */
 
 #define LAYER_MAX_PARAMS 8
+#define LAYER_MAX_OUTPUTS 5 /* Bidirectional(LSTM) with return_state: output, 2 x (h, c) */
 
 struct param {
     const char *name;       /* Keras weight name: "kernel", "bias", ... */
@@ -134,6 +135,11 @@ struct layer_call {
      * from them when the layer is stateful and leaves its final state there;
      * NULL for layers without state_floats. */
     float *state;
+    /* A layer with several output tensors (ops->more_outputs): tensor k + 1
+     * at more_y[k], which forward writes, and d loss / d tensor k + 1 at
+     * more_dy[k] in backward (zeros when nothing uses it). NULL otherwise. */
+    float *const *more_y;
+    const float *const *more_dy;
 };
 
 /* What a layer does with the mask of its input (Keras's supports_masking
@@ -186,6 +192,12 @@ struct layer_ops {
      * in x and the reason in why. */
     int (*check_input)(const struct layer *l, const float *x, size_t *at, char *why,
                        size_t why_size);
+    /* May be NULL (one output). The output tensors after the first (a
+     * recurrent layer's final states with return_state, Keras's
+     * `[output] + states`): returns how many, from the configuration alone
+     * (at most LAYER_MAX_OUTPUTS - 1); after build, when shapes is not
+     * NULL, also their per-sample shapes. They carry no mask. */
+    size_t (*more_outputs)(const struct layer *l, struct shape *shapes);
 };
 
 struct layer {
@@ -239,6 +251,9 @@ int layer_check_spatial_rank(const struct layer *l, const struct shape *in, int 
 /* The penalty on the layer's output: its ops' activity hook, or its
  * activity_regularizer argument when it has one that is set; else NULL. */
 const struct regularizer *layer_activity_regularizer(const struct layer *l);
+
+/* The number of output tensors of a parsed layer (1 + more_outputs). */
+size_t layer_n_outputs(const struct layer *l);
 
 /* mask_mode for the layers that pass their input's mask on unchanged
  * (Keras's supports_masking = True with the default compute_mask). */

@@ -27,6 +27,66 @@ void model_chain(struct model *m)
 
 static bool node_is_input(const struct node *n) { return n->n_in == 0; }
 
+void model_add_tensor_nodes(struct model *m)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < m->n_nodes; i++)
+        total += layer_n_outputs(m->nodes[i].layer) - 1;
+    m->n_more = total;
+    m->more = total ? xcalloc(total, sizeof *m->more) : NULL;
+    struct node *t = m->more;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        struct node *n = &m->nodes[i];
+        size_t more = layer_n_outputs(n->layer) - 1;
+        NNC_ASSERT(more < LAYER_MAX_OUTPUTS);
+        for (size_t k = 0; k < more; k++, t++) {
+            *t = (struct node){.layer = n->layer, .n_in = 1, .in = {n}, .call = n->call,
+                               .depth = n->depth, .where = n->where, .tensor = k + 1};
+            n->more[n->n_more++] = t;
+        }
+    }
+}
+
+/* Keras's _set_output_names: a name taken already gets _1, _2, ... (the
+ * count kept per layer name). */
+static void set_output_names(struct model *m)
+{
+    for (size_t k = 0; k < m->n_outputs; k++) {
+        const char *base = m->outputs[k]->layer->name;
+        size_t count = 1;
+        char *name = xstrdup(base);
+        for (;;) {
+            bool taken = false;
+            for (size_t j = 0; j < k && !taken; j++)
+                taken = !strcmp(m->output_names[j], name);
+            if (!taken)
+                break;
+            free(name);
+            size_t size = strlen(base) + 24;
+            name = xmalloc(size);
+            snprintf(name, size, "%s_%zu", base, count++);
+        }
+        free(m->output_names[k]);
+        m->output_names[k] = name;
+    }
+}
+
+const char *model_output_name(const struct model *m, size_t k)
+{
+    return m->output_names[k] ? m->output_names[k] : m->outputs[k]->layer->name;
+}
+
+/* A tensor node's shape: its producer's k-th extra output. */
+static void tensor_shapes(struct node *n)
+{
+    struct shape shapes[LAYER_MAX_OUTPUTS - 1];
+    if (!n->n_more)
+        return;
+    n->layer->ops->more_outputs(n->layer, shapes);
+    for (size_t k = 0; k < n->n_more; k++)
+        n->more[k]->out = shapes[k];
+}
+
 /* The first node of n's layer (n itself when it is the first call). */
 static const struct node *first_call(const struct model *m, const struct node *n)
 {
@@ -66,9 +126,16 @@ int model_build(struct model *m, struct diag *d)
         struct node *n = &m->nodes[i];
         struct layer *l = n->layer;
         const struct node *first = first_call(m, n);
+        /* keras/engine/sequential.py add() */
+        if (m->sequential && layer_n_outputs(l) > 1)
+            return spec_error(l->where, d, "layer '%s' has %zu outputs: all layers in a Sequential "
+                              "model should have a single output tensor (for multi-output "
+                              "layers, use a functional model)", l->name, layer_n_outputs(l));
+        NNC_ASSERT(n->n_more == layer_n_outputs(l) - 1);
         if (first != n) {
             if (reuse_build(first, n, d) < 0)
                 return -1;
+            tensor_shapes(n);
             continue;
         }
         struct shape ins[NODE_MAX_INPUTS];
@@ -84,6 +151,7 @@ int model_build(struct model *m, struct diag *d)
                               shape_format(&n->out, buf, sizeof buf));
         }
         n->cache_floats = l->ops->cache_floats ? l->ops->cache_floats(l, ins, &n->out) : 0;
+        tensor_shapes(n);
     }
     size_t offset = 0;
     for (size_t i = 0; i < m->n_layers; i++) {
@@ -102,6 +170,7 @@ int model_build(struct model *m, struct diag *d)
     }
     m->n_weights = offset;
     m->output = m->outputs[0];
+    set_output_names(m);
     for (size_t k = 0; k < m->n_outputs; k++)
         m->outputs[k]->is_output = true;
     for (size_t i = 0; i < m->n_nodes; i++) {
@@ -122,6 +191,8 @@ int model_build(struct model *m, struct diag *d)
         n->needs_grad = layer_count_params(n->layer, true) > 0;
         for (size_t k = 0; k < n->n_in; k++)
             n->needs_grad |= n->in[k]->needs_grad;
+        for (size_t k = 0; k < n->n_more; k++)
+            n->more[k]->needs_grad = n->needs_grad;
     }
     return 0;
 }
@@ -268,6 +339,8 @@ void model_workspace(struct model *m, size_t max_batch)
         size_t out = shape_size(&m->nodes[i].out);
         total += out * (node_is_input(&m->nodes[i]) ? 1 : 2) + m->nodes[i].cache_floats;
     }
+    for (size_t i = 0; i < m->n_more; i++)
+        total += 2 * shape_size(&m->more[i].out);
     size_t floats;
     if (size_mul(total, max_batch, &floats) < 0)
         NNC_ASSERT(!"workspace size overflow");
@@ -285,23 +358,42 @@ void model_workspace(struct model *m, size_t max_batch)
         n->cache = n->cache_floats ? p : NULL;
         p += n->cache_floats * max_batch;
     }
+    for (size_t i = 0; i < m->n_more; i++) {
+        size_t out = shape_size(&m->more[i].out) * max_batch;
+        m->more[i].y = p;
+        m->more[i].dy = p + out;
+        p += 2 * out;
+    }
     workspace_masks_states(m, max_batch);
 }
 
 float *model_input(struct model *m) { return m->inputs[0]->y; }
 
+/* The arrays a layer_call points to. */
+struct call_arrays {
+    const float *x[NODE_MAX_INPUTS];
+    float *dx[NODE_MAX_INPUTS];
+    float *more_y[LAYER_MAX_OUTPUTS - 1];
+    const float *more_dy[LAYER_MAX_OUTPUTS - 1];
+};
+
 static void make_call(struct model *m, struct node *n, size_t B, bool training, struct rng *r,
-                      struct layer_call *c, const float **xs, float **dxs)
+                      struct layer_call *c, struct call_arrays *a)
 {
     for (size_t k = 0; k < n->n_in; k++) {
-        xs[k] = n->in[k]->y;
+        a->x[k] = n->in[k]->y;
         /* NULL where nothing upstream learns (and for model inputs). */
-        dxs[k] = n->in[k]->needs_grad ? n->in[k]->dy : NULL;
+        a->dx[k] = n->in[k]->needs_grad ? n->in[k]->dy : NULL;
+    }
+    for (size_t k = 0; k < n->n_more; k++) {
+        a->more_y[k] = n->more[k]->y;
+        a->more_dy[k] = n->more[k]->dy;
     }
     *c = (struct layer_call){
-        .B = B, .x = xs, .y = n->y, .cache = n->cache, .dy = n->dy, .dx = dxs,
+        .B = B, .x = a->x, .y = n->y, .cache = n->cache, .dy = n->dy, .dx = a->dx,
         .w = m->w, .dw = m->dw, .training = training, .rng = r,
         .mask = n->n_in ? n->in[0]->mask : NULL, .state = n->state,
+        .more_y = n->n_more ? a->more_y : NULL, .more_dy = n->n_more ? a->more_dy : NULL,
     };
 }
 
@@ -312,13 +404,12 @@ void model_forward(struct model *m, size_t B, bool training, struct rng *r)
         struct node *n = &m->nodes[i];
         if (node_is_input(n))
             continue;
-        const float *xs[NODE_MAX_INPUTS];
-        float *dxs[NODE_MAX_INPUTS];
+        struct call_arrays a;
         struct layer_call c;
-        make_call(m, n, B, training, r, &c, xs, dxs);
+        make_call(m, n, B, training, r, &c, &a);
         c.w_stats = training ? m->w : NULL;
         if (node_mask_mode(n) == MASK_MAKE)
-            n->layer->ops->make_mask(n->layer, B, xs[0], n->mask);
+            n->layer->ops->make_mask(n->layer, B, a.x[0], n->mask);
         n->layer->ops->forward(n->layer, &c);
     }
 }
@@ -434,6 +525,8 @@ double model_backward_outputs(struct model *m, size_t B, const float *y_true, co
     for (size_t i = 0; i < m->n_nodes; i++)
         if (!node_is_input(&m->nodes[i]) && (m->nodes[i].needs_grad || m->nodes[i].is_output))
             memset(m->nodes[i].dy, 0, B * shape_size(&m->nodes[i].out) * sizeof(float));
+    for (size_t i = 0; i < m->n_more; i++)
+        memset(m->more[i].dy, 0, B * shape_size(&m->more[i].out) * sizeof(float));
     /* The loss writes each output's dy; consumers of an output (later in
      * the topological order) add theirs in backward. */
     double loss = model_loss(m, B, y_true, w, true, per_output) + model_penalty(m, B);
@@ -452,13 +545,15 @@ double model_backward_outputs(struct model *m, size_t B, const float *y_true, co
         struct node *n = &m->nodes[i];
         if (!n->needs_grad || node_is_input(n))
             continue;
+        /* Keras's _handle_activity_regularization: on every output tensor. */
         const struct regularizer *act = layer_activity_regularizer(n->layer);
-        if (act)
-            regularizer_gradient(act, n->y, n->dy, B * shape_size(&n->out), 1.0f / (float)B);
-        const float *xs[NODE_MAX_INPUTS];
-        float *dxs[NODE_MAX_INPUTS];
+        for (size_t k = 0; act && k <= n->n_more; k++) {
+            struct node *t = k ? n->more[k - 1] : n;
+            regularizer_gradient(act, t->y, t->dy, B * shape_size(&t->out), 1.0f / (float)B);
+        }
+        struct call_arrays a;
         struct layer_call c;
-        make_call(m, n, B, true, NULL, &c, xs, dxs);
+        make_call(m, n, B, true, NULL, &c, &a);
         n->layer->ops->backward(n->layer, &c);
     }
     return loss;
@@ -481,8 +576,10 @@ double model_penalty(const struct model *m, size_t B)
         if (node_is_input(n))
             continue;
         const struct regularizer *act = layer_activity_regularizer(n->layer);
-        if (act)
-            penalty += regularizer_penalty(act, n->y, B * shape_size(&n->out)) / (double)B;
+        for (size_t k = 0; act && k <= n->n_more; k++) {
+            const struct node *t = k ? n->more[k - 1] : n;
+            penalty += regularizer_penalty(act, t->y, B * shape_size(&t->out)) / (double)B;
+        }
     }
     return penalty;
 }
@@ -532,6 +629,9 @@ void model_free(struct model *m)
         layer_free(&m->layers[i]);
     free(m->layers);
     free(m->nodes);
+    free(m->more);
+    for (size_t k = 0; k < MODEL_MAX_IO; k++)
+        free(m->output_names[k]);
     free(m->name);
     free(m->w);
     free(m->dw);

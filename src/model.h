@@ -49,6 +49,14 @@ struct node {
     /* max_batch * state_floats floats kept across batches; NULL if none. */
     size_t state_floats;
     float *state;
+    /* A call of a layer with several outputs (layer_n_outputs > 1): its
+     * tensors after the first are nodes of their own, in m->more, each with
+     * tensor = its index (>= 1) and in[0] = this node; they are never run
+     * (this node's call writes their y and reads their dy), and consumers
+     * and outputs refer to them like any node. tensor is 0 for the rest. */
+    size_t tensor;
+    size_t n_more;
+    struct node *more[LAYER_MAX_OUTPUTS - 1];
 };
 
 /* What compile says for one output of the model. */
@@ -84,6 +92,13 @@ struct model {
     struct node *inputs[MODEL_MAX_IO];  /* inputs[0] == &nodes[0] */
     struct node *outputs[MODEL_MAX_IO];
     struct node *output;        /* outputs[0] */
+    /* The tensors after the first of multi-output calls (node.more). */
+    size_t n_more;
+    struct node *more;
+    /* Keras's output_names: each output's layer name, made unique with
+     * _1, _2, ... when a layer gives several outputs (functional.py
+     * _set_output_names). Set by model_build. */
+    char *output_names[MODEL_MAX_IO];
     size_t n_weights;           /* floats in w (and dw) */
     float *w, *dw;
     struct compile_conf compile;
@@ -113,6 +128,13 @@ void model_free(struct model *m);
  * input_layers, output_layers}, as tf.keras 2's get_config writes it
  * (model_functional.c). */
 void model_functional_to_json(const struct model *m, struct json *j);
+
+/* Output k's name in Keras's output_names (for losses, metrics, data). */
+const char *model_output_name(const struct model *m, size_t k);
+/* For a functional model's graph: creates the tensor nodes of every call
+ * of a multi-output layer (m->more, node.more); m->nodes must not move
+ * afterwards. */
+void model_add_tensor_nodes(struct model *m);
 
 size_t model_input_size(const struct model *m);   /* floats per sample (input 0) */
 /* The fixed batch size of the (first) input's batch_input_shape, or 0. */

@@ -45,6 +45,8 @@ struct graph {
     size_t n_calls, cap;
     size_t n_inputs, n_outputs;
     struct tref inputs[MODEL_MAX_IO], outputs[MODEL_MAX_IO];
+    char **names;                /* names cut from "NAME[...]" references */
+    size_t n_names, names_cap;
 };
 
 static struct call *add_call(struct graph *g, size_t layer, const struct spec_node *where)
@@ -64,6 +66,9 @@ static void graph_free(struct graph *g)
 {
     layer_list_free(&g->layers);
     free(g->calls);
+    for (size_t i = 0; i < g->n_names; i++)
+        free(g->names[i]);
+    free(g->names);
     memset(g, 0, sizeof *g);
 }
 
@@ -167,7 +172,8 @@ static int resolve_refs(struct graph *g, int (*one)(struct graph *, const void *
     return 0;
 }
 
-/* nnc form: a name is a layer's (its defining entry) or an Apply's. */
+/* nnc form: a name is a layer's (its defining entry) or an Apply's; with
+ * a node index (NAME[node][tensor]), the layer's call of that index. */
 static int resolve_nnc_one(struct graph *g, const void *ctx, struct tref *r, struct diag *d)
 {
     if (!r->name)
@@ -176,6 +182,23 @@ static int resolve_nnc_one(struct graph *g, const void *ctx, struct tref *r, str
     if (!e)
         return unknown_name(ctx, r, "layer", d);
     r->call = e->id;
+    if (r->node < 0)
+        return 0;
+    const struct call *c = &g->calls[e->id];
+    if (c->target)
+        return spec_error(r->where, d, "'%s' is a call: name its layer with [node][tensor], or "
+                          "write '%s[tensor]'", r->name, r->name);
+    size_t n = 0;
+    r->call = NO_CALL;
+    for (size_t i = 0; i < g->n_calls; i++)
+        if (g->calls[i].layer == c->layer) {
+            n++;
+            if (g->calls[i].index == (size_t)r->node)
+                r->call = i;
+        }
+    if (r->call == NO_CALL)
+        return spec_error(r->where, d, "layer '%s' has %zu node%s; there is no node %ld", r->name,
+                          n, n == 1 ? "" : "s", r->node);
     return 0;
 }
 
@@ -255,10 +278,6 @@ static int resolve_keras_one(struct graph *g, const void *ctx, struct tref *r, s
     if (r->node < 0 || (size_t)r->node >= k->n[l])
         return spec_error(r->where, d, "layer '%s' has %zu node%s; there is no node %ld", r->name,
                           k->n[l], k->n[l] == 1 ? "" : "s", r->node);
-    if (r->tensor != 0)
-        return spec_error(r->where, d,
-                          "layer '%s' has one output; tensor index %ld is not supported by nnc",
-                          r->name, r->tensor);
     r->call = k->first[l] + (size_t)r->node;
     return 0;
 }
@@ -357,7 +376,8 @@ static int check_io(const struct graph *g, struct diag *d)
                               "output '%s' is a model input: no layer computes it",
                               g->layers.items[c->layer].name);
         for (size_t j = 0; j < i; j++)
-            if (g->outputs[j].call == g->outputs[i].call)
+            if (g->outputs[j].call == g->outputs[i].call &&
+                g->outputs[j].tensor == g->outputs[i].tensor)
                 return spec_error(g->outputs[i].where, d, "output %s is listed twice",
                                   call_desc(g, c, buf, sizeof buf));
     }
@@ -408,6 +428,42 @@ static int cmp_layer_key(const void *a, const void *b)
     return (x->rank > y->rank) - (x->rank < y->rank);
 }
 
+/* The node of a resolved reference: its call's, or one of the call's
+ * tensor nodes (check_tensors checked the index). */
+static struct node *tensor_node(struct model *m, const size_t *where_call, const struct tref *r)
+{
+    struct node *n = &m->nodes[where_call[r->call]];
+    return r->tensor > 0 ? n->more[r->tensor - 1] : n;
+}
+
+/* Tensor indices against the layers' outputs (an Input has one). */
+static int check_tensor(const struct graph *g, const struct tref *r, struct diag *d)
+{
+    const struct layer *l = &g->layers.items[g->calls[r->call].layer];
+    size_t n = layer_n_outputs(l);
+    if (r->tensor >= 0 && (size_t)r->tensor < n)
+        return 0;
+    const bool *state = layer_bool_arg(l, "return_state");
+    return spec_error(r->where, d, "layer '%s' has %zu output%s; there is no tensor %ld%s",
+                      l->name, n, n == 1 ? "" : "s", r->tensor,
+                      state && !*state ? " (its return_state is false)" : "");
+}
+
+static int check_tensors(const struct graph *g, struct diag *d)
+{
+    for (size_t i = 0; i < g->n_calls; i++)
+        for (size_t k = 0; k < g->calls[i].n_in; k++)
+            if (check_tensor(g, &g->calls[i].in[k], d) < 0)
+                return -1;
+    for (size_t i = 0; i < g->n_inputs; i++)
+        if (check_tensor(g, &g->inputs[i], d) < 0)
+            return -1;
+    for (size_t i = 0; i < g->n_outputs; i++)
+        if (check_tensor(g, &g->outputs[i], d) < 0)
+            return -1;
+    return 0;
+}
+
 /* Moves the layers into m in Keras's order and makes the calls its nodes:
  * the inputs first (in the model's input order), the rest in topological
  * order. */
@@ -447,15 +503,20 @@ static void assemble(struct model *m, struct graph *g, const size_t *post, size_
         n->depth = c->depth;
         n->where = c->where;
         n->n_in = c->n_in;
+    }
+    model_add_tensor_nodes(m);
+    for (size_t i = 0; i < nc; i++) {
+        const struct call *c = &g->calls[i];
+        struct node *n = &m->nodes[where_call[i]];
         for (size_t j = 0; j < c->n_in; j++)
-            n->in[j] = &m->nodes[where_call[c->in[j].call]];
+            n->in[j] = tensor_node(m, where_call, &c->in[j]);
     }
     m->n_inputs = g->n_inputs;
     for (size_t i = 0; i < g->n_inputs; i++)
         m->inputs[i] = &m->nodes[where_call[g->inputs[i].call]];
     m->n_outputs = g->n_outputs;
     for (size_t i = 0; i < g->n_outputs; i++)
-        m->outputs[i] = &m->nodes[where_call[g->outputs[i].call]];
+        m->outputs[i] = tensor_node(m, where_call, &g->outputs[i]);
     free(keys);
     free(where_layer);
     free(where_call);
@@ -470,7 +531,9 @@ static int finish(struct model *m, struct graph *g, struct diag *d)
     size_t *layer_depth = xcalloc(nl ? nl : 1, sizeof *layer_depth);
     for (size_t i = 0; i < nl; i++)
         layer_rank[i] = NO_CALL;
-    int rc = walk(g, post, &n_post, layer_rank, d);
+    int rc = check_tensors(g, d);
+    if (rc == 0)
+        rc = walk(g, post, &n_post, layer_rank, d);
     if (rc == 0)
         rc = check_io(g, d);
     if (rc == 0) {
@@ -487,9 +550,46 @@ static int finish(struct model *m, struct graph *g, struct diag *d)
 
 /* ---- the nnc form --------------------------------------------------------------- */
 
+/* "NAME[tensor]" (a tensor of a call: a layer's first or an Apply) or
+ * "NAME[node][tensor]" (as the summary's Connected to prints it): the name
+ * is copied into the spec node's own string, cut before the '['. */
+static int parse_indices(struct graph *g, const struct spec_node *v, struct tref *r,
+                         struct diag *d)
+{
+    const char *s = v->str, *open = strchr(s, '[');
+    long idx[2];
+    int n = 0;
+    const char *p = open;
+    while (*p == '[' && n < 2) {
+        char *end;
+        if (p[1] < '0' || p[1] > '9')
+            break;
+        idx[n] = strtol(p + 1, &end, 10);
+        if (*end != ']' || idx[n] > 1000000)
+            break;
+        n++;
+        p = end + 1;
+    }
+    if (*p || n == 0 || open == s)
+        return spec_error(v, d, "expected NAME, NAME[tensor] or NAME[node][tensor], found '%s'",
+                          s);
+    if (g->n_names == g->names_cap) {
+        g->names_cap = g->names_cap ? 2 * g->names_cap : 8;
+        g->names = xrealloc(g->names, g->names_cap * sizeof *g->names);
+    }
+    size_t len = (size_t)(open - s);
+    char *name = xmalloc(len + 1);
+    memcpy(name, s, len);
+    name[len] = '\0';
+    r->name = g->names[g->n_names++] = name;
+    r->node = n == 2 ? idx[0] : -1;
+    r->tensor = idx[n - 1];
+    return 0;
+}
+
 /* A name or a list of names into refs[0..*n) (at most max). */
-static int parse_names(const struct spec_node *v, const char *what, struct tref *refs, size_t *n,
-                       size_t max, struct diag *d)
+static int parse_names(struct graph *g, const struct spec_node *v, const char *what,
+                       struct tref *refs, size_t *n, size_t max, struct diag *d)
 {
     const struct spec_node *const *items = (const struct spec_node *const *)&v;
     size_t count = 1;
@@ -509,6 +609,8 @@ static int parse_names(const struct spec_node *v, const char *what, struct tref 
         if (spec_string(items[i], &s, d) < 0)
             return -1;
         refs[i] = (struct tref){.where = items[i], .name = s, .node = -1, .call = NO_CALL};
+        if (strchr(s, '[') && parse_indices(g, items[i], &refs[i], d) < 0)
+            return -1;
     }
     *n = count;
     return 0;
@@ -553,7 +655,7 @@ static int parse_entry(struct graph *g, const struct spec_node *entry, struct di
             if (parse_apply(g, entry->keys[0], value, &c, d) < 0)
                 return -1;
             const struct spec_node *in = spec_get(value, "inputs");
-            return in ? parse_names(in, "inputs", c->in, &c->n_in, NODE_MAX_INPUTS, d) : 0;
+            return in ? parse_names(g, in, "inputs", c->in, &c->n_in, NODE_MAX_INPUTS, d) : 0;
         }
     }
     struct layer *l = layer_list_push(&g->layers);
@@ -567,7 +669,7 @@ static int parse_entry(struct graph *g, const struct spec_node *entry, struct di
                           "model's inputs under inputs:");
     struct call *c = add_call(g, g->layers.n - 1, l->where);
     const struct spec_node *in = value && value->kind == SPEC_MAP ? spec_get(value, "inputs") : NULL;
-    return in ? parse_names(in, "inputs", c->in, &c->n_in, NODE_MAX_INPUTS, d) : 0;
+    return in ? parse_names(g, in, "inputs", c->in, &c->n_in, NODE_MAX_INPUTS, d) : 0;
 }
 
 int functional_load_nnc(struct model *m, const struct spec_node *root, struct diag *d)
@@ -621,7 +723,7 @@ int functional_load_nnc(struct model *m, const struct spec_node *root, struct di
         }
     }
     if (outputs) {
-        if (parse_names(outputs, "outputs", g.outputs, &g.n_outputs, MODEL_MAX_IO, d) < 0)
+        if (parse_names(&g, outputs, "outputs", g.outputs, &g.n_outputs, MODEL_MAX_IO, d) < 0)
             goto out;
     } else {
         g.outputs[0] = (struct tref){.where = layers, .call = g.n_calls - 1};
@@ -854,7 +956,7 @@ static void tensor_to_json(const struct node *n, bool kwargs, struct json *j)
     json_array_begin(j);
     json_string(j, n->layer->name);
     json_long(j, (long)n->call);
-    json_long(j, 0);
+    json_long(j, (long)n->tensor);
     if (kwargs) {
         json_object_begin(j);
         json_object_end(j);

@@ -75,27 +75,50 @@ static bool sequential_like(const struct model *m)
     return true;
 }
 
-/* Output Shape: an InputLayer's output is a list of one shape in tf.keras 2
- * ("[(None, 4)]"); a fixed batch size shows instead of None. */
-static void format_output(const struct model *m, const struct layer *l, const struct shape *s,
-                          char *buf, size_t size)
+/* One shape; a fixed batch size shows instead of None. */
+#define SHAPE_TEXT 160
+
+static void format_shape(const struct model *m, const struct shape *s, char *shape)
 {
-    char shape[160];
-    shape_format(s, shape, sizeof shape);
+    shape_format(s, shape, SHAPE_TEXT);
     long batch = model_batch_size(m);
     if (batch) {
         char num[24];
         size_t k = (size_t)snprintf(num, sizeof num, "(%ld", batch);
         size_t rest = strlen(shape + 5); /* after "(None" */
-        if (k + rest < sizeof shape) {
+        if (k + rest < SHAPE_TEXT) {
             memmove(shape + k, shape + 5, rest + 1);
             memcpy(shape, num, k);
         }
     }
-    if (l->ops == layer_find("InputLayer"))
+}
+
+/* Output Shape: an InputLayer's output is a list of one shape in tf.keras 2
+ * ("[(None, 4)]"), a multi-output layer's the list of its outputs' shapes
+ * ("[(None, 8), (None, 8), (None, 8)]", Python's str of the list). */
+static void format_output(const struct model *m, const struct layer *l, char *buf, size_t size)
+{
+    const struct node *n = NULL;
+    for (size_t i = 0; i < m->n_nodes && !n; i++)
+        if (m->nodes[i].layer == l)
+            n = &m->nodes[i];
+    char shape[SHAPE_TEXT];
+    format_shape(m, &l->out_shape, shape);
+    if (l->ops == layer_find("InputLayer")) {
         snprintf(buf, size, "[%s]", shape);
-    else
+        return;
+    }
+    if (!n || n->n_more == 0) {
         snprintf(buf, size, "%s", shape);
+        return;
+    }
+    size_t len = (size_t)snprintf(buf, size, "[%s", shape);
+    for (size_t k = 0; k < n->n_more && len < size; k++) {
+        format_shape(m, &n->more[k]->out, shape);
+        len += (size_t)snprintf(buf + len, size - len, ", %s", shape);
+    }
+    if (len < size)
+        snprintf(buf + len, size - len, "]");
 }
 
 static void print_totals(const struct model *m, FILE *out, int length)
@@ -120,9 +143,9 @@ static void print_sequential(const struct model *m, FILE *out)
     size_t first = m->sequential ? 1 : 0;
     for (size_t i = first; i < m->n_layers; i++) {
         const struct layer *l = &m->layers[i];
-        char name[300], shape[170], params[32];
+        char name[300], shape[LAYER_MAX_OUTPUTS * (SHAPE_TEXT + 2) + 4], params[32];
         snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->class_name);
-        format_output(m, l, &l->out_shape, shape, sizeof shape);
+        format_output(m, l, shape, sizeof shape);
         snprintf(params, sizeof params, "%zu",
                  layer_count_params(l, true) + layer_count_params(l, false));
         const char *fields[] = {name, shape, params};
@@ -137,9 +160,9 @@ static void print_sequential(const struct model *m, FILE *out)
 static void print_functional_layer(const struct model *m, const struct layer *l, FILE *out)
 {
     static const int positions[] = {32, 53, 65, FUNC_LENGTH};
-    char name[300], shape[170], params[32], conn[300];
+    char name[300], shape[LAYER_MAX_OUTPUTS * (SHAPE_TEXT + 2) + 4], params[32], conn[300];
     snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->class_name);
-    format_output(m, l, &l->out_shape, shape, sizeof shape);
+    format_output(m, l, shape, sizeof shape);
     snprintf(params, sizeof params, "%zu",
              layer_count_params(l, true) + layer_count_params(l, false));
     size_t n_conn = 0;
@@ -151,7 +174,8 @@ static void print_functional_layer(const struct model *m, const struct layer *l,
         if (!n)
             break;
         for (size_t k = 0; k < n->n_in; k++, n_conn++) {
-            snprintf(conn, sizeof conn, "%s[%zu][0]", n->in[k]->layer->name, n->in[k]->call);
+            snprintf(conn, sizeof conn, "%s[%zu][%zu]", n->in[k]->layer->name, n->in[k]->call,
+                     n->in[k]->tensor);
             const char *fields[] = {n_conn ? "" : name, n_conn ? "" : shape, n_conn ? "" : params,
                                     conn};
             print_row(out, fields, positions, 4);

@@ -97,12 +97,12 @@ size_t train_value_names(const struct model *m, const char **names, const char *
     names[n] = storage[n];
     n++;
     for (size_t k = 0; several && k < m->n_outputs; k++, n++) {
-        snprintf(storage[n], 80, "%s%s_loss", prefix, m->outputs[k]->layer->name);
+        snprintf(storage[n], 80, "%s%s_loss", prefix, model_output_name(m, k));
         names[n] = storage[n];
     }
     for (size_t k = 0; k < m->n_outputs; k++)
         for (size_t i = 0; i < m->compile.out[k].n_metrics; i++, n++) {
-            snprintf(storage[n], 80, "%s%s%s%s", prefix, several ? m->outputs[k]->layer->name : "",
+            snprintf(storage[n], 80, "%s%s%s%s", prefix, several ? model_output_name(m, k) : "",
                      several ? "_" : "", m->compile.out[k].metrics[i].name);
             names[n] = storage[n];
         }

@@ -259,9 +259,17 @@ void node_backward_at(struct net *n, size_t i, size_t k, const float *dy, float 
     for (size_t j = 0; j < nd->n_in; j++)
         xs[j] = nd->in[j]->y;
     dxs[k] = dx;
+    /* A multi-output layer's other tensors keep what their nodes hold. */
+    float *more_y[LAYER_MAX_OUTPUTS - 1];
+    const float *more_dy[LAYER_MAX_OUTPUTS - 1];
+    for (size_t j = 0; j < nd->n_more; j++) {
+        more_y[j] = nd->more[j]->y;
+        more_dy[j] = nd->more[j]->dy;
+    }
     struct layer_call c = {
         .B = n->B, .x = xs, .y = nd->y, .cache = nd->cache, .dy = dy, .dx = dxs,
         .w = n->m.w, .dw = dw, .training = true, .rng = NULL,
+        .more_y = nd->n_more ? more_y : NULL, .more_dy = nd->n_more ? more_dy : NULL,
     };
     nd->layer->ops->backward(nd->layer, &c);
 }
@@ -435,6 +443,13 @@ void check_writes(struct net *n, bool training, const char *what)
         if (nd->cache)
             fill_sentinel(nd->cache, MAXB * nd->cache_floats, sentinel(i, VIEW_CACHE));
     }
+    /* The tensors after the first of multi-output layers (numbered after
+     * the nodes for their sentinels). */
+    for (size_t i = 0; i < n->m.n_more; i++) {
+        struct node *t = &n->m.more[i];
+        fill_sentinel(t->y, MAXB * shape_size(&t->out), sentinel(n->m.n_nodes + i, VIEW_Y));
+        fill_sentinel(t->dy, MAXB * shape_size(&t->out), sentinel(n->m.n_nodes + i, VIEW_DY));
+    }
     struct rng r;
     rng_seed(&r, 3);
     model_init_weights(&n->m, &r);
@@ -452,8 +467,20 @@ void check_writes(struct net *n, bool training, const char *what)
             expect_written(nd->cache + B * nd->cache_floats, 0, (MAXB - B) * nd->cache_floats,
                            sentinel(i, VIEW_CACHE), what, nd->layer->name, "cache");
     }
+    for (size_t i = 0; i < n->m.n_more; i++) {
+        const struct node *t = &n->m.more[i];
+        size_t size = shape_size(&t->out);
+        expect_written(t->y, B * size, MAXB * size, sentinel(n->m.n_nodes + i, VIEW_Y), what,
+                       t->layer->name, "more y");
+    }
     ck_assert_msg(isfinite(loss), "%s: loss %g", what, loss);
     model_backward(&n->m, B, n->t);
+    for (size_t i = 0; i < n->m.n_more; i++) {
+        const struct node *t = &n->m.more[i];
+        size_t size = shape_size(&t->out);
+        expect_written(t->dy, B * size, MAXB * size, sentinel(n->m.n_nodes + i, VIEW_DY), what,
+                       t->layer->name, "more dy");
+    }
     for (size_t i = 0; i < n->m.n_nodes; i++) {
         const struct node *nd = &n->m.nodes[i];
         if (nd->n_in == 0)

@@ -53,7 +53,7 @@ static int open_npz(const char *path, const struct model *m, enum role role, boo
     if (npz_open(path, &z, d) < 0)
         return -1;
     const char *xs[] = {m->nodes[0].layer->name, "x", role == ROLE_TRAIN ? "x_train" : "x_test"};
-    const char *ys[] = {m->output->layer->name, "y", role == ROLE_TRAIN ? "y_train" : "y_test"};
+    const char *ys[] = {model_output_name(m, 0), "y", role == ROLE_TRAIN ? "y_train" : "y_test"};
     int rc = load_member(z, path, xs, 3, x, d);
     if (rc == 0 && want_y && load_member(z, path, ys, 3, y, d) < 0) {
         array_free(x);

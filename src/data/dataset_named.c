@@ -134,7 +134,7 @@ static int rows_load(const char *path, const char *name, const struct csv_option
 static const char *input_name(const struct model *m, size_t k) { return m->inputs[k]->layer->name; }
 static const char *output_name(const struct model *m, size_t k)
 {
-    return m->outputs[k]->layer->name;
+    return model_output_name(m, k);
 }
 
 /* in[k] (n, input k's size) and, unless tg is NULL, tg[k] (n, raw target

@@ -272,4 +272,5 @@ const struct layer_ops gru_ops = {
     .backward = rnn_backward,
     .mask_mode = rnn_mask_mode,
     .state_floats = rnn_state_floats,
+    .more_outputs = rnn_more_outputs,
 };

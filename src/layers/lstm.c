@@ -170,4 +170,5 @@ const struct layer_ops lstm_ops = {
     .backward = rnn_backward,
     .mask_mode = rnn_mask_mode,
     .state_floats = rnn_state_floats,
+    .more_outputs = rnn_more_outputs,
 };

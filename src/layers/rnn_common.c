@@ -50,11 +50,6 @@ int rnn_validate(const struct layer *l, const struct spec_node *where, struct di
     if (c->implementation != 1 && c->implementation != 2 && c->implementation != ARG_NULL_INT)
         return spec_error(where, d, "%s implementation must be 1 or 2, found %ld", cls,
                           c->implementation);
-    /* The state outputs would make a layer of several outputs, which nnc's
-     * graphs (functional models included) do not have. */
-    if (c->return_state)
-        return spec_error(where, d, "%s: return_state is not supported by nnc yet (a layer has "
-                          "one output)", cls);
     return 0;
 }
 
@@ -81,6 +76,19 @@ int rnn_build(struct layer *l, const struct shape *in, size_t n_in, struct shape
     if (layer_check_spatial_rank(l, in, 1, d) < 0)
         return -1;
     size_t T = in->dim[0], D = in->dim[1], U = (size_t)c->units, G = (size_t)cell->gates * U;
+    /* Inputs after the first are the initial states (Keras's RNN.__call__
+     * with initial_state of Keras tensors: [inputs] + initial_state). */
+    c->n_inputs = n_in;
+    if (n_in > 1 && n_in != 1 + (size_t)cell->states)
+        return spec_error(l->where, d, "layer '%s' takes its input and %d initial state%s, "
+                          "found %zu inputs", l->name, cell->states,
+                          cell->states == 1 ? "" : "s", n_in);
+    for (size_t k = 1; k < n_in; k++)
+        if (in[k].rank != 1 || in[k].dim[0] != U) {
+            char buf[96];
+            return spec_error(l->where, d, "layer '%s': initial state %zu must be (None, %zu), "
+                              "found %s", l->name, k - 1, U, shape_format(&in[k], buf, sizeof buf));
+        }
     if (T * (G + D) > (1u << 28) || D * G > (1u << 30) || U * G > (1u << 30))
         return spec_error(l->where, d, "layer '%s': %zu steps of %zu features into %zu units "
                           "is too large", l->name, T, D, U);
@@ -113,6 +121,16 @@ enum mask_mode rnn_mask_mode(const struct layer *l)
 {
     const struct rnn_conf *c = l->conf;
     return c->return_sequences ? MASK_KEEP : MASK_DROP;
+}
+
+/* Keras's RNN with return_state: [output] + states, each (None, units). */
+size_t rnn_more_outputs(const struct layer *l, struct shape *shapes)
+{
+    const struct rnn_conf *c = l->conf;
+    size_t n = c->return_state ? (size_t)c->cell->states : 0;
+    for (size_t k = 0; shapes && k < n; k++)
+        shapes[k] = (struct shape){1, {(size_t)c->units}};
+    return n;
 }
 
 size_t rnn_state_floats(const struct layer *l)
@@ -418,6 +436,13 @@ static void mask_inputs(const struct rnn_run *r, size_t g, const float *src, flo
 
 /* ---- forward ----------------------------------------------------------------- */
 
+/* Whether the call has its initial states as inputs (build checked their
+ * number): a layer is built for one set of inputs. */
+static bool initial_states_given(const struct layer *l)
+{
+    return ((const struct rnn_conf *)l->conf)->n_inputs > 1;
+}
+
 /* Z = (x * mask) W + b over all B * T rows: one GEMM, or one per gate
  * block when each gate has its own input mask. */
 static void input_projection(const struct rnn_run *r)
@@ -475,16 +500,22 @@ void rnn_forward(const struct layer *l, const struct layer_call *c)
     run_init(&r, l, cell, c, c->training);
     size_t B = r.B, T = r.T, U = r.U, t0 = rnn_time(&r, 0);
     size_t sf = (size_t)cell->states * U;
-    /* Initial states: zeros, or the stateful layer's from the last batch. */
+    /* Initial states: given as inputs, or the stateful layer's from the
+     * last batch, or zeros. */
+    bool given = initial_states_given(l);
     for (size_t b = 0; b < B; b++) {
         float *h0 = rnn_row(r.hp, &r, b, t0, U);
-        if (r.cf->stateful && c->state)
+        if (given)
+            memcpy(h0, c->x[1] + b * U, U * sizeof *h0);
+        else if (r.cf->stateful && c->state)
             memcpy(h0, c->state + b * sf, U * sizeof *h0);
         else
             memset(h0, 0, U * sizeof *h0);
         if (r.cp) {
             float *c0 = rnn_row(r.cp, &r, b, t0, U);
-            if (r.cf->stateful && c->state)
+            if (given)
+                memcpy(c0, c->x[2] + b * U, U * sizeof *c0);
+            else if (r.cf->stateful && c->state)
                 memcpy(c0, c->state + b * sf + U, U * sizeof *c0);
             else
                 memset(c0, 0, U * sizeof *c0);
@@ -501,6 +532,11 @@ void rnn_forward(const struct layer *l, const struct layer_call *c)
     }
     if (!r.mask && !r.cf->return_sequences)
         memcpy(c->y, r.ht, B * U * sizeof *c->y);
+    if (r.cf->return_state) {
+        memcpy(c->more_y[0], r.ht, B * U * sizeof *r.ht);
+        if (r.ct)
+            memcpy(c->more_y[1], r.ct, B * U * sizeof *r.ct);
+    }
     if (r.cf->stateful && c->state)
         for (size_t b = 0; b < B; b++) {
             memcpy(c->state + b * sf, r.ht + b * U, U * sizeof *r.ht);
@@ -574,14 +610,30 @@ void rnn_backward(const struct layer *l, const struct layer_call *c)
     const struct rnn_cell *cell = ((const struct rnn_conf *)l->conf)->cell;
     struct rnn_run r;
     run_init(&r, l, cell, c, true);
-    memset(r.gh, 0, r.B * r.U * sizeof *r.gh);
-    if (r.gc)
-        memset(r.gc, 0, r.B * r.U * sizeof *r.gc);
+    /* The carries start from the gradients of the final states when they
+     * are outputs too (return_state), else zero. */
+    size_t BU = r.B * r.U;
+    if (r.cf->return_state)
+        memcpy(r.gh, c->more_dy[0], BU * sizeof *r.gh);
+    else
+        memset(r.gh, 0, BU * sizeof *r.gh);
+    if (r.gc && r.cf->return_state)
+        memcpy(r.gc, c->more_dy[1], BU * sizeof *r.gc);
+    else if (r.gc)
+        memset(r.gc, 0, BU * sizeof *r.gc);
     for (size_t s = r.T; s-- > 0;) {
         add_output_grad(&r, s, c->dy);
         cell->backward(&r, s);
     }
-    /* gh (gc) now hold the gradient of the initial state, a constant. */
+    /* gh (gc) now hold the gradient of the initial states: given ones get
+     * it, zeros and stateful ones are constants. */
+    if (initial_states_given(l))
+        for (size_t k = 0; k < (size_t)cell->states; k++)
+            if (c->dx[1 + k]) {
+                const float *g = k ? r.gc : r.gh;
+                for (size_t i = 0; i < BU; i++)
+                    c->dx[1 + k][i] += g[i];
+            }
     if (r.dR) {
         if (cell->grad_recurrent)
             cell->grad_recurrent(&r);

@@ -44,6 +44,7 @@ struct rnn_conf {
     long implementation;                              /* LSTM, GRU: 1 or 2 */
     long input_length;                                /* legacy input shape; ARG_NULL_INT */
     bool zero_output_for_mask;                        /* masked steps output 0 (Bidirectional) */
+    size_t n_inputs;                                  /* set by build: 1, or 1 + states given */
 };
 
 /* An argument-table row for a field of struct rnn_conf. */
@@ -123,8 +124,7 @@ struct rnn_run {
 
 /* Keras's defaults and the class's cell. */
 void rnn_defaults(void *conf, const struct rnn_cell *cell);
-/* Checks units, dropout rates, time_major and implementation (and
- * return_state, which nnc does not have yet: a layer has one output). */
+/* Checks units, dropout rates, time_major and implementation. */
 int rnn_validate(const struct layer *l, const struct spec_node *where, struct diag *d);
 /* Output shape and the weights of a `cell` layer. */
 int rnn_build(struct layer *l, const struct shape *in, size_t n_in, struct shape *out,
@@ -132,6 +132,8 @@ int rnn_build(struct layer *l, const struct shape *in, size_t n_in, struct shape
 size_t rnn_cache_floats(const struct layer *l, const struct shape *in, const struct shape *out);
 enum mask_mode rnn_mask_mode(const struct layer *l);
 size_t rnn_state_floats(const struct layer *l);
+/* return_state: the final states as outputs after the first (ops->more_outputs). */
+size_t rnn_more_outputs(const struct layer *l, struct shape *shapes);
 void rnn_forward(const struct layer *l, const struct layer_call *c);
 void rnn_backward(const struct layer *l, const struct layer_call *c);
 

@@ -80,4 +80,5 @@ const struct layer_ops simple_rnn_ops = {
     .backward = rnn_backward,
     .mask_mode = rnn_mask_mode,
     .state_floats = rnn_state_floats,
+    .more_outputs = rnn_more_outputs,
 };
