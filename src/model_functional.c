@@ -378,8 +378,12 @@ static int check_io(const struct graph *g, struct diag *d)
         for (size_t j = 0; j < i; j++)
             if (g->outputs[j].call == g->outputs[i].call &&
                 g->outputs[j].tensor == g->outputs[i].tensor)
-                return spec_error(g->outputs[i].where, d, "output %s is listed twice",
-                                  call_desc(g, c, buf, sizeof buf));
+                return g->outputs[i].tensor
+                           ? spec_error(g->outputs[i].where, d,
+                                        "output tensor %ld of %s is listed twice",
+                                        g->outputs[i].tensor, call_desc(g, c, buf, sizeof buf))
+                           : spec_error(g->outputs[i].where, d, "output %s is listed twice",
+                                        call_desc(g, c, buf, sizeof buf));
     }
     for (size_t i = 0; i < g->n_calls; i++) {
         const struct call *c = &g->calls[i];

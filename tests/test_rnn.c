@@ -559,7 +559,7 @@ START_TEST(test_errors)
     expect_error("layers:\n  - LSTM: {units: 2, time_major: true, input_shape: [3, 2]}\n",
                  "time_major true is not supported");
     expect_error("layers:\n  - LSTM: {units: 2, return_state: true, input_shape: [3, 2]}\n",
-                 "return_state is not supported by nnc yet");
+                 "all layers in a Sequential model should have a single output tensor");
     expect_error("layers:\n  - LSTM: {units: 2, implementation: 3, input_shape: [3, 2]}\n",
                  "implementation must be 1 or 2");
     expect_error("layers:\n  - LSTM: {units: 2, input_shape: [3]}\n",

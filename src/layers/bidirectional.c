@@ -9,8 +9,9 @@
  * then backward's, named "forward_<name>/<weight>" and "backward_<name>/..."
  * as TensorFlow.js scopes them (wrappers.js build). With return_sequences
  * Keras sets zero_output_for_mask, so masked steps output 0; the mask goes
- * to both layers unchanged and is kept on the output. merge_mode None
- * gives two outputs, which a Sequential model cannot take: an error.
+ * to both layers unchanged and is kept on the output. With return_state
+ * the final states follow the output, the forward layer's then the
+ * backward's. merge_mode None (two unmerged outputs) is not supported.
  *
  * Cache per call: the two inner caches, then yf, yb (kept for backward),
  * then dyf, dyb (backward's scratch), each region B samples long. */
@@ -60,10 +61,6 @@ static int check_recurrent(const struct layer *inner, struct diag *d)
         return spec_error(inner->where, d,
                           "Bidirectional needs a recurrent layer (SimpleRNN, LSTM, GRU), found %s",
                           inner->ops->class_name);
-    if (flag(inner, "return_state"))
-        return spec_error(inner->where, d,
-                          "Bidirectional with return_state has several outputs; a Sequential "
-                          "model takes one");
     return 0;
 }
 
@@ -72,9 +69,8 @@ static int bidirectional_validate(const struct layer *l, const struct spec_node 
 {
     const struct bidirectional_conf *c = l->conf;
     if (!c->merge_mode)
-        return spec_error(where, d,
-                          "Bidirectional with merge_mode None has two outputs; a Sequential model "
-                          "takes one");
+        return spec_error(where, d, "Bidirectional with merge_mode None (the two outputs "
+                          "unmerged) is not supported by nnc");
     if (check_recurrent(c->layer, d) < 0)
         return -1;
     const struct layer *b = c->backward_layer;
@@ -152,6 +148,7 @@ struct bi {
     size_t U;       /* features per step */
     size_t cf, cb;  /* inner cache floats per sample */
     size_t sf;      /* forward state floats per sample */
+    size_t ns;      /* state outputs of each inner layer (return_state), else 0 */
     enum { CONCAT, SUM, MUL, AVE } mode;
 };
 
@@ -170,6 +167,7 @@ static void bi_get(const struct layer *l, struct bi *s)
                 ? s->bwd->ops->cache_floats(s->bwd, &s->bwd->in_shape, &s->bwd->out_shape)
                 : 0;
     s->sf = s->fwd->ops->state_floats ? s->fwd->ops->state_floats(s->fwd) : 0;
+    s->ns = layer_n_outputs(s->fwd) - 1;
     const char *m = c->merge_mode;
     s->mode = !strcmp(m, "concat") ? CONCAT : !strcmp(m, "sum") ? SUM : !strcmp(m, "mul") ? MUL : AVE;
 }
@@ -205,6 +203,15 @@ static void inner_calls(const struct layer *l, const struct bi *s, const struct 
     in->b.dy = in->dyb;
     in->b.cache = c->cache + B * s->cf;
     in->b.state = c->state ? c->state + B * s->sf : NULL;
+    /* return_state: the forward layer's states, then the backward's. */
+    if (c->more_y) {
+        in->f.more_y = c->more_y;
+        in->b.more_y = c->more_y + s->ns;
+    }
+    if (c->more_dy) {
+        in->f.more_dy = c->more_dy;
+        in->b.more_dy = c->more_dy + s->ns;
+    }
 }
 
 /* ---- merging, per sample ------------------------------------------------------ */
@@ -339,6 +346,21 @@ static size_t bidirectional_state(const struct layer *l)
            (b->ops->state_floats ? b->ops->state_floats(b) : 0);
 }
 
+/* With return_state: [output] + forward states + backward states
+ * (Bidirectional.call and compute_output_shape). */
+static size_t bidirectional_more_outputs(const struct layer *l, struct shape *shapes)
+{
+    const struct bidirectional_conf *c = l->conf;
+    const struct layer *f = c->layer;
+    size_t n = layer_n_outputs(f) - 1;
+    if (shapes && n) {
+        f->ops->more_outputs(f, shapes);
+        for (size_t k = 0; k < n; k++)
+            shapes[n + k] = shapes[k];
+    }
+    return 2 * n;
+}
+
 const struct layer_ops bidirectional_ops = {
     .class_name = "Bidirectional",
     .base_name = "bidirectional",
@@ -354,4 +376,5 @@ const struct layer_ops bidirectional_ops = {
     .activity = bidirectional_activity,
     .mask_mode = bidirectional_mask_mode,
     .state_floats = bidirectional_state,
+    .more_outputs = bidirectional_more_outputs,
 };
