@@ -816,10 +816,28 @@ static int parse_inbound_node(const struct spec_node *v, struct call *c, struct 
                 return -1;
         }
     }
-    for (size_t i = 0; kw && kw->kind == SPEC_MAP && i < kw->n; i++)
-        if (!spec_is_null(kw->items[i]))
-            return spec_error(kw->keys[i], d, "call argument '%s' is not supported by nnc",
-                              kw->keys[i]->str);
+    for (size_t i = 0; kw && kw->kind == SPEC_MAP && i < kw->n; i++) {
+        const struct spec_node *val = kw->items[i];
+        /* training: nnc runs a call in the mode of the pass. */
+        if (spec_is_null(val) || (!strcmp(kw->keys[i]->str, "training") && val->str &&
+                                (!strcmp(val->str, "false") || !strcmp(val->str, "true"))))
+            continue;
+        /* Keras 3's initial_state of a recurrent layer: nnc's inputs after
+         * the first (as Keras 2 serializes them). */
+        if (!strcmp(kw->keys[i]->str, "initial_state") && c->n_in == 1) {
+            size_t n = val->kind == SPEC_SEQ ? val->n : 1;
+            for (size_t j = 0; j < n; j++) {
+                if (c->n_in == NODE_MAX_INPUTS)
+                    return spec_error(val, d, "at most %d inbound tensors", NODE_MAX_INPUTS);
+                const struct spec_node *t = val->kind == SPEC_SEQ ? val->items[j] : val;
+                if (parse_keras_tensor(t, &c->in[c->n_in++], d) < 0)
+                    return -1;
+            }
+            continue;
+        }
+        return spec_error(kw->keys[i], d, "call argument '%s' is not supported by nnc",
+                          kw->keys[i]->str);
+    }
     return 0;
 }
 

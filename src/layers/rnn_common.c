@@ -28,6 +28,7 @@ void rnn_defaults(void *conf, const struct rnn_cell *cell)
     c->reset_after = true;
     c->implementation = 2;
     c->input_length = ARG_NULL_INT;
+    c->seed = ARG_NULL_INT;
 }
 
 int rnn_validate(const struct layer *l, const struct spec_node *where, struct diag *d)

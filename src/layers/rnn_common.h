@@ -44,6 +44,7 @@ struct rnn_conf {
     long implementation;                              /* LSTM, GRU: 1 or 2 */
     long input_length;                                /* legacy input shape; ARG_NULL_INT */
     bool zero_output_for_mask;                        /* masked steps output 0 (Bidirectional) */
+    long seed;                                        /* Keras 3's dropout seed: read, ignored */
     size_t n_inputs;                                  /* set by build: 1, or 1 + states given */
 };
 
@@ -69,7 +70,8 @@ struct rnn_conf {
 /* The keyword-only rows every recurrent class ends its table with. */
 #define RNN_KWARGS                                                                    \
     RNN_ARG(input_length, ARG_INT, ARG_NULLABLE | ARG_UNSAVED | ARG_INPUT_LENGTH),    \
-        RNN_ARG(zero_output_for_mask, ARG_BOOL, ARG_SAVED_IF_TRUE)
+        RNN_ARG(zero_output_for_mask, ARG_BOOL, ARG_SAVED_IF_TRUE),                   \
+        RNN_ARG(seed, ARG_INT, ARG_NULLABLE | ARG_UNSAVED)
 
 struct rnn_run;
 
