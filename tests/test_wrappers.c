@@ -769,6 +769,8 @@ START_TEST(test_wrapper_errors)
          "the backward layer's output (None, 4) differs from the forward layer's (None, 3)"},
         {"Bidirectional: {layer: {LSTM: 3}, backward_layer: {Dense: 3}}", "[4, 2]",
          "needs a recurrent layer (SimpleRNN, LSTM, GRU), found Dense"},
+        {"TimeDistributed: {layer: {LSTM: {units: 3, return_state: true}}}", "[4, 3, 2]",
+         "TimeDistributed takes a layer with one output; 'lstm' has 3 (return_state)"},
         {"Bidirectional: {LSTM: {units: 3, return_state: true}}", "[4, 2]",
          "all layers in a Sequential model should have a single output tensor"},
         {"Bidirectional: {LSTM: {units: 3, activity_regularizer: l2}, merge_mode: sum}", "[4, 2]",
@@ -829,7 +831,7 @@ static Suite *wrappers_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
-    tcase_add_loop_test(tc, test_wrapper_errors, 0, 24);
+    tcase_add_loop_test(tc, test_wrapper_errors, 0, 25);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -34,6 +34,11 @@ static int time_distributed_build(struct layer *l, const struct shape *in, size_
         return spec_error(l->where, d,
                           "TimeDistributed expects input of rank >= 3 (batch, time, ...), found %s",
                           shape_format(&in[0], buf, sizeof buf));
+    /* The wrapper has one output tensor; so must the layer it applies. */
+    if (layer_n_outputs(c->layer) > 1)
+        return spec_error(c->layer->where, d, "TimeDistributed takes a layer with one output; "
+                          "'%s' has %zu (return_state)", c->layer->name,
+                          layer_n_outputs(c->layer));
     struct shape step = {in[0].rank - 1, {0}}, inner_out;
     for (int i = 1; i < in[0].rank; i++)
         step.dim[i - 1] = in[0].dim[i];
