@@ -565,6 +565,12 @@ enum mask_mode layer_mask_keep(const struct layer *l)
     return MASK_KEEP;
 }
 
+enum mask_mode layer_mask_combine(const struct layer *l)
+{
+    (void)l;
+    return MASK_COMBINE;
+}
+
 size_t layer_n_outputs(const struct layer *l)
 {
     return 1 + (l->ops->more_outputs ? l->ops->more_outputs(l, NULL) : 0);

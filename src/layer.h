@@ -149,6 +149,8 @@ enum mask_mode {
     MASK_KEEP,  /* the output carries the input's mask (Dense, Dropout, an RNN with
                    return_sequences, TimeDistributed, ...) */
     MASK_MAKE,  /* the layer computes a mask from its input (make_mask) */
+    MASK_COMBINE, /* the merge layers: the output's mask combines the inputs' masks
+                     (the model does it, see model.c combine_masks) */
 };
 
 struct layer_ops {
@@ -258,6 +260,8 @@ size_t layer_n_outputs(const struct layer *l);
 /* mask_mode for the layers that pass their input's mask on unchanged
  * (Keras's supports_masking = True with the default compute_mask). */
 enum mask_mode layer_mask_keep(const struct layer *l);
+/* mask_mode of the merge layers (MASK_COMBINE). */
+enum mask_mode layer_mask_combine(const struct layer *l);
 
 /* Writes {"class_name": ..., "config": {...}} as Keras serializes the layer,
  * with batch_input_shape when with_input_shape. */

@@ -281,15 +281,45 @@ static enum mask_mode node_mask_mode(const struct node *n)
     return l->ops->mask_mode ? l->ops->mask_mode(l) : MASK_DROP;
 }
 
+/* Whether a node's output carries a time-step mask: its own (MASK_MAKE),
+ * its first input's (MASK_KEEP), or one combined from its inputs' when any
+ * has one (MASK_COMBINE, only on outputs with a time axis). */
+static bool has_mask(const struct node *n, const bool *in_has)
+{
+    switch (node_mask_mode(n)) {
+    case MASK_MAKE:
+        return true;
+    case MASK_KEEP:
+        return in_has[0];
+    case MASK_COMBINE:
+        for (size_t k = 0; k < n->n_in; k++)
+            if (in_has[k])
+                return n->out.rank >= 2;
+        return false;
+    case MASK_DROP:
+        break;
+    }
+    return false;
+}
+
 /* Masks and states, sized for max_batch: states start at zero. */
 static void workspace_masks_states(struct model *m, size_t max_batch)
 {
     size_t mask_bytes = 0, state_floats = 0;
+    bool *own = xcalloc(m->n_nodes ? m->n_nodes : 1, sizeof *own);
+    /* In topological order, so that inputs are decided first; a tensor
+     * node (outside m->nodes) has no mask. */
     for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
         if (node_is_input(n))
             continue;
-        if (node_mask_mode(n) == MASK_MAKE)
+        bool in_has[NODE_MAX_INPUTS] = {false};
+        for (size_t k = 0; k < n->n_in; k++) {
+            const struct node *p = n->in[k];
+            in_has[k] = p >= m->nodes && p < m->nodes + m->n_nodes && own[p - m->nodes];
+        }
+        own[i] = has_mask(n, in_has);
+        if (own[i] && node_mask_mode(n) != MASK_KEEP)
             mask_bytes += (size_t)n->out.dim[0] * max_batch;
         state_floats += n->state_floats * max_batch;
     }
@@ -303,23 +333,58 @@ static void workspace_masks_states(struct model *m, size_t max_batch)
         struct node *n = &m->nodes[i];
         if (node_is_input(n))
             continue;
-        switch (node_mask_mode(n)) {
-        case MASK_MAKE:
+        n->mask = NULL;
+        if (own[i] && node_mask_mode(n) == MASK_KEEP) {
+            n->mask = n->in[0]->mask;
+            /* A layer that keeps a mask keeps the time axis it indexes. */
+            NNC_ASSERT(n->out.rank >= 2 && n->out.dim[0] == n->in[0]->out.dim[0]);
+        } else if (own[i]) {
             n->mask = mp;
             mp += (size_t)n->out.dim[0] * max_batch;
-            break;
-        case MASK_KEEP:
-            n->mask = n->n_in ? n->in[0]->mask : NULL;
-            /* A layer that keeps a mask keeps the time axis it indexes. */
-            NNC_ASSERT(!n->mask || (n->out.rank >= 2 && n->out.dim[0] == n->in[0]->out.dim[0]));
-            break;
-        case MASK_DROP:
-            n->mask = NULL;
-            break;
         }
         n->state = n->state_floats ? sp : NULL;
         if (n->state_floats) /* sp is NULL when no layer has state: NULL + 0 is UB */
             sp += n->state_floats * max_batch;
+    }
+    free(own);
+}
+
+/* MASK_COMBINE (keras/layers/merging): along the time axis (a Concatenate
+ * there: the output's steps are the inputs' steps one after the other) the
+ * inputs' masks side by side, an input without one all kept; otherwise
+ * the AND of the inputs' masks that exist (_Merge.compute_mask; for
+ * Concatenate the all() over the concatenated, expanded masks). */
+static void combine_masks(const struct node *n, size_t B)
+{
+    /* Along the time axis exactly when the inputs' steps add up to the
+     * output's and differ from it (a broadcasting merge has each input's
+     * steps equal to the output's or 1, so their sum exceeds it). */
+    size_t T = n->out.dim[0], sum = 0;
+    bool differ = false;
+    for (size_t k = 0; k < n->n_in; k++) {
+        const struct shape *s = &n->in[k]->out;
+        sum += s->rank == n->out.rank ? s->dim[0] : 0;
+        differ |= s->dim[0] != T;
+    }
+    bool along_time = differ && sum == T;
+    for (size_t b = 0; b < B; b++) {
+        unsigned char *o = n->mask + b * T;
+        if (along_time) {
+            for (size_t k = 0; k < n->n_in; k++) {
+                size_t Tk = n->in[k]->out.dim[0];
+                if (n->in[k]->mask)
+                    memcpy(o, n->in[k]->mask + b * Tk, Tk);
+                else
+                    memset(o, 1, Tk);
+                o += Tk;
+            }
+            continue;
+        }
+        memset(o, 1, T);
+        for (size_t k = 0; k < n->n_in; k++)
+            if (n->in[k]->mask && n->in[k]->out.dim[0] == T) /* a broadcast one: left out */
+                for (size_t t = 0; t < T; t++)
+                    o[t] &= n->in[k]->mask[b * T + t];
     }
 }
 
@@ -410,6 +475,8 @@ void model_forward(struct model *m, size_t B, bool training, struct rng *r)
         c.w_stats = training ? m->w : NULL;
         if (node_mask_mode(n) == MASK_MAKE)
             n->layer->ops->make_mask(n->layer, B, a.x[0], n->mask);
+        else if (node_mask_mode(n) == MASK_COMBINE && n->mask)
+            combine_masks(n, B);
         n->layer->ops->forward(n->layer, &c);
     }
 }

@@ -379,6 +379,99 @@ START_TEST(test_mask_propagation)
 }
 END_TEST
 
+/* ---- merges combine their inputs' masks ---------------------------------------------- */
+
+/* keras/layers/merging: _Merge.compute_mask is the AND of the inputs'
+ * masks that exist; Concatenate's is the all() over the concatenated masks
+ * (an unmasked input counts as kept): on the feature axis the same AND,
+ * on the time axis the masks side by side. Dot has none. */
+static const char *const merge_yaml =
+    "inputs:\n"
+    "  - Input: {name: a, shape: [4, 2]}\n"
+    "  - Input: {name: b, shape: [4, 2]}\n"
+    "  - Input: {name: c, shape: [3, 2]}\n"
+    "  - Input: {name: d, shape: [4, 3]}\n"
+    "layers:\n"
+    "  - Masking: {name: ma, inputs: a}\n"
+    "  - Masking: {name: mb, inputs: b}\n"
+    "  - Add: {name: add, inputs: [ma, mb]}\n"
+    "  - Concatenate: {name: cat, inputs: [ma, d]}\n"
+    "  - Concatenate: {name: tcat, axis: 1, inputs: [mb, c]}\n"
+    "  - Maximum: {name: max, inputs: [a, b]}\n"
+    "  - Dot: {name: dot, axes: 2, inputs: [ma, mb]}\n"
+    "outputs: [add, cat, tcat, max, dot]\n"
+    "compile: {loss: mse}\n";
+
+static const struct node *node_named(const struct model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (!strcmp(m->nodes[i].layer->name, name))
+            return &m->nodes[i];
+    ck_abort_msg("no node %s", name);
+    return NULL;
+}
+
+START_TEST(test_merge_masks)
+{
+    struct net n;
+    load_at(&n, merge_yaml, 2);
+    /* Zero steps (masked): a: sample 0 step 1, sample 1 step 3; b: sample 0
+     * steps 1 and 2. */
+    static const unsigned char ka[8] = {1, 0, 1, 1, 1, 1, 1, 0};
+    static const unsigned char kb[8] = {1, 0, 0, 1, 1, 1, 1, 1};
+    for (size_t i = 0; i < 8; i++) {
+        if (!ka[i])
+            memset(n.m.inputs[0]->y + i * 2, 0, 2 * sizeof(float));
+        if (!kb[i])
+            memset(n.m.inputs[1]->y + i * 2, 0, 2 * sizeof(float));
+    }
+    forward(&n);
+    const unsigned char *add = node_named(&n.m, "add")->mask,
+                        *cat = node_named(&n.m, "cat")->mask,
+                        *tcat = node_named(&n.m, "tcat")->mask;
+    ck_assert(add && cat && tcat);
+    for (size_t i = 0; i < 8; i++) {
+        ck_assert_msg(add[i] == (ka[i] && kb[i]), "add mask %zu", i);
+        ck_assert_msg(cat[i] == ka[i], "cat mask %zu", i);
+    }
+    for (size_t b = 0; b < 2; b++)
+        for (size_t t = 0; t < 7; t++)
+            ck_assert_msg(tcat[b * 7 + t] == (t < 4 ? kb[b * 4 + t] : 1), "tcat mask %zu %zu", b,
+                          t);
+    /* No masked input, no mask; Dot drops it. */
+    ck_assert(node_named(&n.m, "max")->mask == NULL);
+    ck_assert(node_named(&n.m, "dot")->mask == NULL);
+    /* The loss of a masked merge output skips its masked steps. */
+    size_t rpm;
+    ck_assert(model_output_mask_at(&n.m, 0, &rpm) == add);
+    net_free(&n);
+}
+END_TEST
+
+/* Two recurrent branches over one masked sequence, concatenated, read by
+ * a third recurrent layer that must skip the masked steps: gradients. */
+START_TEST(test_merge_mask_gradients)
+{
+    static const char *const yaml =
+        "inputs:\n  - Input: {name: x, shape: [5, 3]}\n"
+        "layers:\n"
+        "  - Masking: {name: m, inputs: x}\n"
+        "  - LSTM: {name: l1, units: 3, return_sequences: true, inputs: m}\n"
+        "  - GRU: {name: l2, units: 2, return_sequences: true, inputs: m}\n"
+        "  - Concatenate: {name: cat, inputs: [l1, l2]}\n"
+        "  - SimpleRNN: {name: r, units: 2}\n"
+        "compile: {loss: mse}\n";
+    struct net n;
+    load_at(&n, yaml, 3);
+    mask_steps(&n);
+    forward(&n);
+    const unsigned char *cat = node_named(&n.m, "cat")->mask;
+    ck_assert(cat && cat[1] == 0 && cat[5] == 0 && cat[9] == 0 && cat[13] == 0 && cat[0] == 1);
+    net_gradcheck(&n, "masked merge of recurrent branches");
+    net_free(&n);
+}
+END_TEST
+
 /* ---- the masked loss and metrics ----------------------------------------------------- */
 
 /* mse of one row of K values. */
@@ -751,6 +844,8 @@ static Suite *masking_suite(void)
     tcase_add_test(tc, test_masked_evaluate);
     tcase_add_test(tc, test_gap1d_masked);
     tcase_add_test(tc, test_batch_norm_masked);
+    tcase_add_test(tc, test_merge_masks);
+    tcase_add_test(tc, test_merge_mask_gradients);
     suite_add_tcase(s, tc);
     return s;
 }

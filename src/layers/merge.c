@@ -366,6 +366,7 @@ static void concat_backward(const struct layer *l, const struct layer_call *c)
         .build = elementwise_build,                                                    \
         .forward = elementwise_forward,                                                \
         .backward = elementwise_backward,                                              \
+        .mask_mode = layer_mask_combine,                                               \
     }
 
 ELEMENTWISE(add_ops, "Add", "add");
@@ -385,4 +386,5 @@ const struct layer_ops concatenate_ops = {
     .build = concat_build,
     .forward = concat_forward,
     .backward = concat_backward,
+    .mask_mode = layer_mask_combine,
 };
