@@ -83,8 +83,7 @@ static void put_f32le(unsigned char *p, float v)
 
 float ckpt_get_f32le(const unsigned char *p)
 {
-    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                 (uint32_t)p[3] << 24;
+    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
     float v;
     memcpy(&v, &u, sizeof v);
     return v;
@@ -152,8 +151,7 @@ int ckpt_save_floats(const char *tmp, const char *target, const char *name, cons
 /* ---- reading files ------------------------------------------------------- */
 
 /* Reads exactly the whole of path (n floats) into dst. */
-int ckpt_read_floats_file(const char *path, float *dst, size_t n, const char *what,
-                          struct diag *d)
+int ckpt_read_floats_file(const char *path, float *dst, size_t n, const char *what, struct diag *d)
 {
     size_t bytes;
     if (size_mul(n, 4, &bytes) < 0) {

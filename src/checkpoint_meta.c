@@ -77,8 +77,8 @@ static int read_cols(const struct spec_node *n, size_t n_columns, size_t **out, 
 
 static int read_data(const struct spec_node *n, struct ckpt_meta *meta, struct diag *d)
 {
-    static const char *const keys[] = {"n_columns", "feature_cols",  "feature_names", "target_cols",
-                                       "na_value",  "comment",       "target_groups"};
+    static const char *const keys[] = {"n_columns", "feature_cols", "feature_names", "target_cols",
+                                       "na_value",  "comment",      "target_groups"};
     if (spec_is_null(n))
         return 0;
     if (spec_check_keys(n, keys, 7, "the checkpoint's data mapping", d) < 0)
@@ -108,8 +108,8 @@ static int read_data(const struct spec_node *n, struct ckpt_meta *meta, struct d
         return spec_error(n, d, "the data mapping needs feature_cols and target_cols");
     if (read_cols(spec_get(n, "feature_cols"), meta->n_columns, &meta->feature_cols,
                   &meta->n_features, d) < 0 ||
-        read_cols(spec_get(n, "target_cols"), meta->n_columns, &meta->target_cols,
-                  &meta->n_target, d) < 0)
+        read_cols(spec_get(n, "target_cols"), meta->n_columns, &meta->target_cols, &meta->n_target,
+                  d) < 0)
         return -1;
     const struct spec_node *tg = spec_get(n, "target_groups");
     if (tg && !spec_is_null(tg)) {
@@ -205,8 +205,8 @@ static int read_rng(const struct spec_node *n, struct ckpt_meta *meta, struct di
 
 int checkpoint_load_meta(const struct model_file *mf, struct ckpt_meta *meta, struct diag *d)
 {
-    static const char *const keys[] = {"version", "epoch", "iterations", "classes",
-                                       "data", "history", "optimizer_state", "rng"};
+    static const char *const keys[] = {"version", "epoch",   "iterations",      "classes",
+                                       "data",    "history", "optimizer_state", "rng"};
     memset(meta, 0, sizeof *meta);
     const struct spec_node *n = mf->nnc;
     if (!n)

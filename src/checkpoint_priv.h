@@ -35,8 +35,7 @@ int ckpt_check_rel_path(const struct spec_node *n, const char **out, struct diag
 float ckpt_get_f32le(const unsigned char *p);
 /* Reads exactly the whole of path (n floats) into dst; `what` names them
  * in errors. */
-int ckpt_read_floats_file(const char *path, float *dst, size_t n, const char *what,
-                          struct diag *d);
+int ckpt_read_floats_file(const char *path, float *dst, size_t n, const char *what, struct diag *d);
 /* Creates tmp/name for writing; errors name the checkpoint `target`. */
 FILE *ckpt_create_in(const char *tmp, const char *target, const char *name, struct diag *d);
 /* Flushes, syncs and closes f (always closed). */

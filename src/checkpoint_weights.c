@@ -18,9 +18,9 @@
 struct group_reader {
     const struct spec_node *paths;
     const char *dir;
-    size_t next;          /* index of the next file to open */
+    size_t next; /* index of the next file to open */
     FILE *f;
-    char *path;           /* of the open file */
+    char *path; /* of the open file */
 };
 
 static int reader_bytes(struct group_reader *r, unsigned char *buf, size_t n, struct diag *d)
@@ -195,8 +195,7 @@ static int parse_entry(const struct spec_node *e, const struct wtable *t, struct
         if (spec_long(shape_n->items[i], &v, d) < 0)
             return -1;
         if (v < 0)
-            return spec_error(shape_n->items[i], d, "weight '%s': negative dimension %ld", name,
-                              v);
+            return spec_error(shape_n->items[i], d, "weight '%s': negative dimension %ld", name, v);
         dim[i] = (size_t)v;
         if (size_mul(count, dim[i], &count) < 0 || count > SIZE_MAX / 8)
             return spec_error(shape_n, d, "weight '%s': shape too large", name);
@@ -210,8 +209,8 @@ static int parse_entry(const struct spec_node *e, const struct wtable *t, struct
     if (k == t->n) {
         const char *hint = diag_suggest(name, (const char *const *)t->names, t->n);
         if (hint)
-            return spec_error(name_n, d, "the model has no weight '%s' (did you mean '%s'?)",
-                              name, hint);
+            return spec_error(name_n, d, "the model has no weight '%s' (did you mean '%s'?)", name,
+                              hint);
         return spec_error(name_n, d, "the model has no weight '%s'", name);
     }
     if (t->seen[k])
@@ -294,8 +293,7 @@ static int check_group(const struct spec_node *g, size_t gi, struct wtable *t, c
         /* count <= SIZE_MAX / 8, and there are far fewer entries than that */
         want += 4 * (uintmax_t)out->ents[i].count;
         if (want > (uintmax_t)SIZE_MAX / 2)
-            return spec_error(weights->items[i], d, "weightsManifest[%zu]: weights too large",
-                              gi);
+            return spec_error(weights->items[i], d, "weightsManifest[%zu]: weights too large", gi);
     }
     if (group_file_bytes(paths, dir, &have, d) < 0)
         return -1;
@@ -304,8 +302,10 @@ static int check_group(const struct spec_node *g, size_t gi, struct wtable *t, c
         if (paths->n == 1)
             diag_at(d, p, 0, 0, "expected %ju bytes, found %ju", want, have);
         else
-            diag_at(d, p, 0, 0, "with the %zu other files of weightsManifest[%zu]: expected %ju "
-                    "bytes, found %ju", paths->n - 1, gi, want, have);
+            diag_at(d, p, 0, 0,
+                    "with the %zu other files of weightsManifest[%zu]: expected %ju "
+                    "bytes, found %ju",
+                    paths->n - 1, gi, want, have);
         free(p);
         return -1;
     }
@@ -329,7 +329,8 @@ int checkpoint_load_weights(struct model *m, const struct model_file *mf, struct
 {
     const struct spec_node *man = mf->weights_manifest;
     if (!man || spec_is_null(man)) {
-        diag_at(d, mf->path, 0, 0, "no weightsManifest: the file describes a model without "
+        diag_at(d, mf->path, 0, 0,
+                "no weightsManifest: the file describes a model without "
                 "weights");
         return -1;
     }

@@ -55,7 +55,7 @@ static char *read_file(const char *path, size_t *len)
     while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
         n += got;
         if (n == cap)
-            buf = realloc(buf, (cap *= 2) + 1);
+            buf = xrealloc(buf, (cap *= 2) + 1);
     }
     fclose(f);
     buf[n] = '\0';

@@ -26,7 +26,7 @@ static unsigned char *slurp(const char *path, size_t *n)
     while ((got = fread(buf + len, 1, cap - len, f)) > 0) {
         len += got;
         if (len == cap)
-            buf = realloc(buf, cap *= 2);
+            buf = xrealloc(buf, cap *= 2);
     }
     fclose(f);
     *n = len;
