@@ -5,6 +5,7 @@
 #   make check      install deps, build, run unit + CLI tests, plain and sanitized,
 #                   and replay the fuzz seed corpora (tests/fuzz/fuzz.mk: make fuzz)
 #   make demo       install deps, build, train models/iris.yaml end to end
+#   make lint       cppcheck, and clang-format on the lines changed since main
 #   make install    PREFIX=/usr/local DESTDIR=
 
 CC      ?= cc
@@ -86,8 +87,10 @@ bench: deps
 	$(MAKE) all
 	bench/mlp.sh
 
-lint:
-	clang-format --dry-run --Werror src/*.c src/*/*.c src/*.h src/*/*.h tests/*.c
+# cppcheck over src/ and tests/, clang-format on the lines changed since main
+# (scripts/lint; LINT_BASE=REV to choose; scripts/lint --all reports the tree).
+lint: deps
+	@scripts/lint
 
 install: $(BUILD)/nnc
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

@@ -3,6 +3,7 @@
  * declaration and Keras serialization. */
 #include "layer.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,52 @@ static const char *const common_keys[] = {
     "batch_size", "batch_shape",
 };
 #define N_COMMON (sizeof common_keys / sizeof common_keys[0])
+
+/* Names the argument in the error that parsing its value v left in d, after
+ * the location: "file:3:20: units: expected an integer, found 'abc'". The
+ * typed readers (spec_long, ...) and the initializer, regularizer and
+ * constraint parsers do not know which argument they read. A message that
+ * already starts with "name:" is left alone. Returns -1. */
+static int arg_error(const char *name, const struct spec_node *v, struct diag *d)
+{
+    /* Skip what diag_at put first: "file:line:col: ", "file:line: " or "file: ". */
+    const char *p = d->msg;
+    size_t n = v && v->file ? strlen(v->file) : 0;
+    if (n && !strncmp(p, v->file, n)) {
+        p += n;
+        for (int k = 0; k < 2 && p[0] == ':' && isdigit((unsigned char)p[1]); k++)
+            for (p++; isdigit((unsigned char)*p); p++)
+                ;
+        p = p[0] == ':' && p[1] == ' ' ? p + 2 : d->msg;
+    }
+    size_t head = (size_t)(p - d->msg), len = strlen(name);
+    if (!strncmp(p, name, len) && p[len] == ':')
+        return -1;
+    char rest[sizeof d->msg];
+    snprintf(rest, sizeof rest, "%s", p);
+    snprintf(d->msg + head, sizeof d->msg - head, "%s: %s", name, rest);
+    return -1;
+}
+
+static int arg_long(const char *name, const struct spec_node *v, long *out, struct diag *d)
+{
+    return spec_long(v, out, d) < 0 ? arg_error(name, v, d) : 0;
+}
+
+static int arg_double(const char *name, const struct spec_node *v, double *out, struct diag *d)
+{
+    return spec_double(v, out, d) < 0 ? arg_error(name, v, d) : 0;
+}
+
+static int arg_bool(const char *name, const struct spec_node *v, bool *out, struct diag *d)
+{
+    return spec_bool(v, out, d) < 0 ? arg_error(name, v, d) : 0;
+}
+
+static int arg_string(const char *name, const struct spec_node *v, const char **out, struct diag *d)
+{
+    return spec_string(v, out, d) < 0 ? arg_error(name, v, d) : 0;
+}
 
 /* Reads a list of positive dimensions; a leading null (the batch axis) is
  * allowed when batch_first, and its value (if any) lands in *batch. */
@@ -60,7 +107,7 @@ static int parse_common(struct layer *l, const char *key, const struct spec_node
 {
     if (!strcmp(key, "name")) {
         const char *s;
-        if (spec_string(v, &s, d) < 0)
+        if (arg_string(key, v, &s, d) < 0)
             return -1;
         if (!*s || strchr(s, '/'))
             return spec_error(v, d, "invalid layer name '%s'", s);
@@ -69,7 +116,7 @@ static int parse_common(struct layer *l, const char *key, const struct spec_node
         return 0;
     }
     if (!strcmp(key, "trainable"))
-        return spec_bool(v, &l->trainable, d);
+        return arg_bool(key, v, &l->trainable, d);
     if (!strcmp(key, "dtype")) {
         const char *s;
         if (spec_is_null(v))
@@ -77,7 +124,7 @@ static int parse_common(struct layer *l, const char *key, const struct spec_node
         /* Keras 3 writes a policy: {class_name: DTypePolicy, config: {name: float32}}. */
         if (v->kind == SPEC_MAP && spec_get(v, "config"))
             v = spec_get(spec_get(v, "config"), "name");
-        if (spec_string(v, &s, d) < 0)
+        if (arg_string(key, v, &s, d) < 0)
             return -1;
         if (strcmp(s, "float32") != 0)
             return spec_error(v, d, "dtype '%s' is not supported (nnc computes in float32)", s);
@@ -85,7 +132,7 @@ static int parse_common(struct layer *l, const char *key, const struct spec_node
     }
     if (!strcmp(key, "input_dim")) {
         long n;
-        if (spec_long(v, &n, d) < 0)
+        if (arg_long(key, v, &n, d) < 0)
             return -1;
         if (n <= 0 || n > (1L << 31))
             return spec_error(v, d, "input_dim must be a positive integer, found %ld", n);
@@ -97,7 +144,7 @@ static int parse_common(struct layer *l, const char *key, const struct spec_node
     if (!strcmp(key, "batch_size")) {
         if (spec_is_null(v))
             return 0;
-        if (spec_long(v, &l->batch_size, d) < 0)
+        if (arg_long(key, v, &l->batch_size, d) < 0)
             return -1;
         if (l->batch_size <= 0)
             return spec_error(v, d, "batch_size must be positive");
@@ -110,7 +157,7 @@ static int parse_common(struct layer *l, const char *key, const struct spec_node
     struct shape s;
     long batch = 0;
     if (parse_dims(v, batched, &s, &batch, d) < 0)
-        return -1;
+        return arg_error(key, v, d);
     if (l->has_input_shape && !shape_equal(&s, &l->input_shape))
         return spec_error(v, d, "'%s' disagrees with the input shape given before", key);
     l->has_input_shape = true;
@@ -124,7 +171,7 @@ static int parse_common(struct layer *l, const char *key, const struct spec_node
 static int parse_pad(const struct arg_def *a, const struct spec_node *v, long *out,
                      struct diag *d)
 {
-    if (spec_long(v, out, d) < 0)
+    if (arg_long(a->name, v, out, d) < 0)
         return -1;
     if (*out < 0 || *out > (1L << 31))
         return spec_error(v, d, "%s values must be non-negative integers, found %ld", a->name,
@@ -186,26 +233,26 @@ static int parse_arg(struct layer *l, const struct arg_def *a, const struct spec
             *(long *)p = ARG_NULL_INT;
             return 0;
         }
-        return spec_long(v, (long *)p, d);
+        return arg_long(a->name, v, (long *)p, d);
     case ARG_FLOAT:
         if ((a->flags & ARG_NULLABLE) && spec_is_null(v)) {
             *(double *)p = NAN;
             return 0;
         }
-        return spec_double(v, (double *)p, d);
+        return arg_double(a->name, v, (double *)p, d);
     case ARG_BOOL:
         if ((a->flags & ARG_NULLABLE) && spec_is_null(v)) {
             *(bool *)p = false;
             return 0;
         }
-        return spec_bool(v, (bool *)p, d);
+        return arg_bool(a->name, v, (bool *)p, d);
     case ARG_CHOICE: {
         const char *s;
         if ((a->flags & ARG_NULLABLE) && spec_is_null(v)) {
             *(const char **)p = NULL;
             return 0;
         }
-        if (spec_string(v, &s, d) < 0)
+        if (arg_string(a->name, v, &s, d) < 0)
             return -1;
         for (const char *const *c = a->choices; *c; c++)
             if (!strcmp(s, *c)) {
@@ -230,7 +277,7 @@ static int parse_arg(struct layer *l, const struct arg_def *a, const struct spec
             *(enum act_kind *)p = ACT_LINEAR;
             return 0;
         }
-        if (spec_string(v, &s, d) < 0)
+        if (arg_string(a->name, v, &s, d) < 0)
             return -1;
         if (activation_parse(s, (enum act_kind *)p) == 0)
             return 0;
@@ -242,7 +289,7 @@ static int parse_arg(struct layer *l, const struct arg_def *a, const struct spec
         return spec_error(v, d, "unknown activation '%s'", s);
     }
     case ARG_INITIALIZER:
-        return init_parse(v, (struct initializer *)p, d);
+        return init_parse(v, (struct initializer *)p, d) < 0 ? arg_error(a->name, v, d) : 0;
     case ARG_TUPLE: {
         struct int_tuple *t = p;
         if ((a->flags & ARG_NULLABLE) && spec_is_null(v)) {
@@ -251,7 +298,7 @@ static int parse_arg(struct layer *l, const struct arg_def *a, const struct spec
         }
         if (v && v->kind == SPEC_SCALAR) {
             t->n = 1;
-            return spec_long(v, &t->v[0], d);
+            return arg_long(a->name, v, &t->v[0], d);
         }
         if (!v || v->kind != SPEC_SEQ)
             return spec_error(v, d, "%s: expected an integer or a list of integers", a->name);
@@ -259,14 +306,14 @@ static int parse_arg(struct layer *l, const struct arg_def *a, const struct spec
             return spec_error(v, d, "%s: more than %d values", a->name, SHAPE_MAX_RANK);
         t->n = (int)v->n;
         for (size_t i = 0; i < v->n; i++)
-            if (spec_long(v->items[i], &t->v[i], d) < 0)
+            if (arg_long(a->name, v->items[i], &t->v[i], d) < 0)
                 return -1;
         return 0;
     }
     case ARG_REGULARIZER:
-        return regularizer_parse(v, (struct regularizer *)p, d);
+        return regularizer_parse(v, (struct regularizer *)p, d) < 0 ? arg_error(a->name, v, d) : 0;
     case ARG_CONSTRAINT:
-        return constraint_parse(v, (struct constraint *)p, d);
+        return constraint_parse(v, (struct constraint *)p, d) < 0 ? arg_error(a->name, v, d) : 0;
     case ARG_PAIRS:
         return parse_pairs(a, v, (struct int_tuple *)p, d);
     case ARG_UNSUPPORTED:
@@ -302,7 +349,7 @@ static int parse_arg(struct layer *l, const struct arg_def *a, const struct spec
         f->n = n;
         f->is_list = list;
         for (size_t i = 0; i < n; i++)
-            if (spec_double(list ? v->items[i] : v, &f->v[i], d) < 0)
+            if (arg_double(a->name, list ? v->items[i] : v, &f->v[i], d) < 0)
                 return -1;
         return 0;
     }

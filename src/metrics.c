@@ -103,7 +103,7 @@ static bool is_word(const char *s, const char *a, const char *b)
 {
     char low[16];
     size_t i = 0;
-    for (; s[i] && i < sizeof low - 1; i++)
+    for (; i < sizeof low - 1 && s[i]; i++)
         low[i] = (char)tolower((unsigned char)s[i]);
     if (s[i])
         return false;

@@ -1,6 +1,5 @@
 /* Whole-model fixtures for the layer tests (see netcheck.h). Models are
- * built from YAML text through model_load (written to a mkstemp file that
- * is removed at once). */
+ * built from YAML text through load_model_text (fixtures.c). */
 #include "netcheck.h"
 
 #include <check.h>
@@ -13,6 +12,7 @@
 #include "../src/layer.h"
 #include "../src/loss.h"
 #include "../src/rng.h"
+#include "fixtures.h"
 #include "gradcheck.h"
 
 /* Where some activation's derivative jumps: relu/leaky_relu/selu/relu6/elu
@@ -24,16 +24,8 @@ static const double kinks[] = {0, 2.5, -2.5, 6};
 void net_load(struct net *n, const char *yaml)
 {
     memset(n, 0, sizeof *n);
-    char path[] = "/tmp/nnc_test_layers_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_ge(fputs(yaml, f), 0);
-    ck_assert_int_eq(fclose(f), 0);
     struct diag d = {{0}};
-    int rc = model_load(path, &n->m, &n->mf, &d);
-    unlink(path);
+    int rc = load_model_text(yaml, &n->m, &n->mf, &d);
     ck_assert_msg(rc == 0, "%s\n%s", d.msg, yaml);
     ck_assert(n->m.compile.given);
 }
@@ -501,3 +493,13 @@ void check_writes(struct net *n, bool training, const char *what)
 
 /* The seed cases: Dense(4) on each input shape, then Dense(10, softmax);
  * the shapes and counts Keras's model.summary() prints. */
+
+void check_contracts(const char *yaml, bool training, const char *what)
+{
+    check_accumulates(yaml, training, what);
+    check_batch_equals_singles(yaml, what);
+    struct net n;
+    net_load(&n, yaml);
+    check_writes(&n, training, what);
+    net_free(&n);
+}

@@ -87,5 +87,8 @@ void check_accumulates(const char *yaml, bool training, const char *what);
 void check_batch_equals_singles(const char *yaml, const char *what);
 /* Forward and backward write exactly B * declared size floats of y and dy. */
 void check_writes(struct net *n, bool training, const char *what);
+/* The three above on the model yaml describes: check_accumulates,
+ * check_batch_equals_singles and check_writes (on a fresh net_load). */
+void check_contracts(const char *yaml, bool training, const char *what);
 
 #endif

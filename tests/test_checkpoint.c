@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../src/checkpoint.h"
+#include "fixtures.h"
 
 static const char *const tiny_yaml =
     "name: tiny\n"
@@ -37,38 +38,11 @@ static void path_in(char *buf, size_t n, const char *name)
     snprintf(buf, n, "%s/%s", ws, name);
 }
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap)
-            buf = realloc(buf, (cap *= 2) + 1);
-    }
-    fclose(f);
-    buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
-}
-
 /* Replaces the first occurrence of `from` (which must be there). */
 static void replace_in_file(const char *path, const char *from, const char *to)
 {
     size_t n;
-    char *s = read_file(path, &n);
+    char *s = file_contents(path, &n);
     char *at = strstr(s, from);
     ck_assert_msg(at != NULL, "'%s' not in %s", from, path);
     size_t head = (size_t)(at - s), fl = strlen(from), tl = strlen(to);
@@ -76,7 +50,7 @@ static void replace_in_file(const char *path, const char *from, const char *to)
     memcpy(out, s, head);
     memcpy(out + head, to, tl);
     memcpy(out + head + tl, at + fl, n - head - fl);
-    write_file(path, out, n - fl + tl);
+    file_put(path, out, n - fl + tl);
     free(out);
     free(s);
 }
@@ -119,7 +93,7 @@ static void yaml_model(const char *yaml, struct model *m, struct model_file *mf,
 {
     char path[128];
     path_in(path, sizeof path, "tiny.yaml");
-    write_file(path, yaml, strlen(yaml));
+    file_put(path, yaml, strlen(yaml));
     struct diag d;
     ck_assert_msg(model_load(path, m, mf, &d) == 0, "%s", d.msg);
     struct rng r;
@@ -330,7 +304,7 @@ START_TEST(test_weights_bin_encoding)
     char path[192];
     snprintf(path, sizeof path, "%s/weights.bin", ckpt);
     size_t n;
-    unsigned char *b = (unsigned char *)read_file(path, &n);
+    unsigned char *b = (unsigned char *)file_contents(path, &n);
     ck_assert_uint_eq(n, 4 * m.n_weights);
     static const unsigned char want[8] = {0, 0, 0x80, 0x3f, 0, 0, 0x20, 0xc0};
     ck_assert(memcmp(b, want, 8) == 0);
@@ -438,7 +412,7 @@ START_TEST(test_tfjs_predicts_the_same)
         k += (size_t)snprintf(csv + k, sizeof csv - k, "\n");
     }
     path_in(path, sizeof path, "x.csv");
-    write_file(path, csv, k);
+    file_put(path, csv, k);
     model_workspace(&m, B);
     memcpy(model_input(&m), x, sizeof x);
     struct rng r;
@@ -491,7 +465,7 @@ START_TEST(test_foreign_manifest)
         "  {\"paths\": [\"k1.bin\", \"k2.bin\"], \"weights\": [\n"
         "    {\"name\": \"dense/cell/kernel\", \"shape\": [3, 2], \"dtype\": \"float32\"}]}]}\n";
     snprintf(path, sizeof path, "%s/model.json", dir);
-    write_file(path, json, strlen(json));
+    file_put(path, json, strlen(json));
     static const unsigned char b[] = {0, 0, 0, 0x3f, 0, 0, 0x80, 0xbf, 0, 0, 0x40, 0x40};
     unsigned char k[24];
     for (int i = 0; i < 6; i++) { /* kernel[i] = i + 1 */
@@ -502,11 +476,11 @@ START_TEST(test_foreign_manifest)
             k[4 * i + j] = (unsigned char)(u >> (8 * j));
     }
     snprintf(path, sizeof path, "%s/b.bin", dir);
-    write_file(path, b, sizeof b);
+    file_put(path, b, sizeof b);
     snprintf(path, sizeof path, "%s/k1.bin", dir);
-    write_file(path, k, 10);
+    file_put(path, k, 10);
     snprintf(path, sizeof path, "%s/k2.bin", dir);
-    write_file(path, k + 10, 14);
+    file_put(path, k + 10, 14);
 
     struct model m;
     struct model_file mf;
@@ -594,7 +568,7 @@ START_TEST(test_failed_save_keeps_old)
     /* Something else sits where the temporary directory goes. */
     char tmp[192];
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", ckpt, (long)getpid());
-    write_file(tmp, "x", 1);
+    file_put(tmp, "x", 1);
     ck_assert_int_eq(checkpoint_save(ckpt, &m2, NULL, NULL, 0, &d), -1);
     ck_assert_msg(strstr(d.msg, tmp) != NULL, "%s", d.msg);
     assert_intact(&m);
@@ -625,7 +599,7 @@ START_TEST(test_refuses_foreign_content)
     saved_tiny(&m, &mf);
     char notes[192];
     snprintf(notes, sizeof notes, "%s/notes.txt", ckpt);
-    write_file(notes, "mine", 4);
+    file_put(notes, "mine", 4);
     ck_assert_int_eq(checkpoint_save(ckpt, &m, NULL, NULL, 0, &d), -1);
     ck_assert_msg(strstr(d.msg, "notes.txt") && strstr(d.msg, "tiny.model"), "%s", d.msg);
     ck_assert(exists(notes));
@@ -635,11 +609,11 @@ START_TEST(test_refuses_foreign_content)
     /* A plain file where the checkpoint goes is left alone. */
     char file[128];
     path_in(file, sizeof file, "plain");
-    write_file(file, "data", 4);
+    file_put(file, "data", 4);
     ck_assert_int_eq(checkpoint_save(file, &m, NULL, NULL, 0, &d), -1);
     ck_assert_msg(strstr(d.msg, "plain") && strstr(d.msg, "not a directory"), "%s", d.msg);
     size_t n;
-    char *s = read_file(file, &n);
+    char *s = file_contents(file, &n);
     ck_assert_uint_eq(n, 4);
     free(s);
 
@@ -699,191 +673,115 @@ static void expect_failure(enum stage stage, const char *needle1, const char *ne
         ck_assert_msg(strstr(d.msg, needle2) != NULL, "'%s' not in: %s", needle2, d.msg);
 }
 
-static void damage(const char *file, const char *from, const char *to)
+/* Saves the tiny checkpoint in ckpt; path is its file `name`, to damage. */
+static void saved_file(char *path, size_t size, const char *name)
 {
     struct model m;
     struct model_file mf;
     saved_tiny(&m, &mf);
     model_free(&m);
     model_file_close(&mf);
+    snprintf(path, size, "%s/%s", ckpt, name);
+}
+
+static void damage(const char *file, const char *from, const char *to)
+{
     char path[192];
-    snprintf(path, sizeof path, "%s/%s", ckpt, file);
+    saved_file(path, sizeof path, file);
     replace_in_file(path, from, to);
 }
 
 START_TEST(test_damaged_empty_json)
 {
-    struct model m;
-    struct model_file mf;
-    saved_tiny(&m, &mf);
     char path[192];
-    snprintf(path, sizeof path, "%s/model.json", ckpt);
-    write_file(path, "", 0);
+    saved_file(path, sizeof path, "model.json");
+    file_put(path, "", 0);
     expect_failure(AT_MODEL_LOAD, "model.json", NULL);
-    model_free(&m);
-    model_file_close(&mf);
 }
 END_TEST
 
 START_TEST(test_damaged_truncated_json)
 {
-    struct model m;
-    struct model_file mf;
-    saved_tiny(&m, &mf);
     char path[192];
-    snprintf(path, sizeof path, "%s/model.json", ckpt);
+    saved_file(path, sizeof path, "model.json");
     size_t n;
-    char *s = read_file(path, &n);
+    char *s = file_contents(path, &n);
     for (size_t cut = 1; cut < n - 1; cut += n / 7) { /* n - 1: all but the newline */
-        write_file(path, s, cut);
+        file_put(path, s, cut);
         expect_failure(AT_MODEL_LOAD, "model.json", NULL);
     }
     free(s);
-    model_free(&m);
-    model_file_close(&mf);
 }
 END_TEST
 
 START_TEST(test_damaged_missing_weights)
 {
-    struct model m;
-    struct model_file mf;
-    saved_tiny(&m, &mf);
     char path[192];
-    snprintf(path, sizeof path, "%s/weights.bin", ckpt);
+    saved_file(path, sizeof path, "weights.bin");
     ck_assert_int_eq(unlink(path), 0);
     expect_failure(AT_WEIGHTS, "tiny.model/weights.bin", "No such file");
-    model_free(&m);
-    model_file_close(&mf);
 }
 END_TEST
 
 START_TEST(test_damaged_weights_size)
 {
-    struct model m;
-    struct model_file mf;
-    saved_tiny(&m, &mf);
     char path[192];
-    snprintf(path, sizeof path, "%s/weights.bin", ckpt);
-    write_file(path, "0123456789", 10);
+    saved_file(path, sizeof path, "weights.bin");
+    file_put(path, "0123456789", 10);
     expect_failure(AT_WEIGHTS, "tiny.model/weights.bin: expected 104 bytes, found 10", NULL);
-    model_free(&m);
-    model_file_close(&mf);
 }
 END_TEST
 
-START_TEST(test_damaged_manifest_name)
-{
-    damage("model.json", "\"dense/kernel\"", "\"dense/kernal\"");
-    expect_failure(AT_WEIGHTS, "model.json:1:", "no weight 'dense/kernal' (did you mean "
-                                                "'dense/kernel'?)");
-}
-END_TEST
+/* A text change to model.json, and the stage that must then fail with a
+ * message located in model.json that contains `msg`. */
+static const struct {
+    const char *from, *to;
+    enum stage stage;
+    const char *msg;
+} text_damages[] = {
+    /* the weights manifest */
+    {"\"dense/kernel\"", "\"dense/kernal\"", AT_WEIGHTS,
+     "no weight 'dense/kernal' (did you mean 'dense/kernel'?)"},
+    {"\"dense_1/bias\"", "\"dense_1/kernel\"", AT_WEIGHTS, "'dense_1/kernel' appears twice"},
+    {"{\"name\": \"dense_1/bias\", \"shape\": [2], \"dtype\": \"float32\"}",
+     "{\"name\": \"Adam/iter\", \"shape\": [2], \"dtype\": \"float32\", "
+     "\"group\": \"optimizer\"}",
+     AT_WEIGHTS, "no weight 'dense_1/bias'"},
+    {"\"shape\": [3, 4]", "\"shape\": [4, 3]", AT_WEIGHTS,
+     "weight 'dense/kernel' has shape [4, 3], the model needs [3, 4]"},
+    {"\"shape\": [3, 4]", "\"shape\": [4611686018427387904, 4611686018427387904]", AT_WEIGHTS,
+     "too large"},
+    {"\"shape\": [3, 4]", "\"shape\": [3, \"four\"]", AT_WEIGHTS, "expected an integer"},
+    {"\"dtype\": \"float32\"}", "\"dtype\": \"int32\"}", AT_WEIGHTS, "dtype 'int32'"},
+    {"\"paths\": [\"weights.bin\"]", "\"paths\": [\"../tiny.yaml\"]", AT_WEIGHTS,
+     "inside the checkpoint directory"},
+    {"\"weightsManifest\": [", "\"weightsManifest\": 3, \"userDefinedMetadata\": [", AT_WEIGHTS,
+     "weightsManifest must be a list"},
+    {"\"paths\": [\"weights.bin\"]", "\"paths\": []", AT_WEIGHTS, "list of paths"},
+    /* the "nnc" key */
+    {"\"epoch\": 3", "\"epoch\": \"three\"", AT_META, "expected an integer"},
+    {"[1.25, 0.5, 0.001]", "[1.25, 0.5]", AT_META, "list of 3 numbers"},
+    {"\"target_cols\": [4]", "\"target_cols\": [5]", AT_META, "column 5 is out of range"},
+};
+#define N_TEXT_DAMAGES (sizeof text_damages / sizeof text_damages[0])
 
-START_TEST(test_damaged_manifest_duplicate)
+START_TEST(test_damaged_text)
 {
-    damage("model.json", "\"dense_1/bias\"", "\"dense_1/kernel\"");
-    expect_failure(AT_WEIGHTS, "model.json:1:", "'dense_1/kernel' appears twice");
-}
-END_TEST
-
-START_TEST(test_damaged_manifest_missing)
-{
-    damage("model.json", "{\"name\": \"dense_1/bias\", \"shape\": [2], \"dtype\": \"float32\"}",
-           "{\"name\": \"Adam/iter\", \"shape\": [2], \"dtype\": \"float32\", "
-           "\"group\": \"optimizer\"}");
-    expect_failure(AT_WEIGHTS, "model.json:1:", "no weight 'dense_1/bias'");
-}
-END_TEST
-
-START_TEST(test_damaged_manifest_shape)
-{
-    damage("model.json", "\"shape\": [3, 4]", "\"shape\": [4, 3]");
-    expect_failure(AT_WEIGHTS, "model.json:1:",
-                   "weight 'dense/kernel' has shape [4, 3], the model needs [3, 4]");
-}
-END_TEST
-
-START_TEST(test_damaged_manifest_huge_shape)
-{
-    damage("model.json", "\"shape\": [3, 4]",
-           "\"shape\": [4611686018427387904, 4611686018427387904]");
-    expect_failure(AT_WEIGHTS, "model.json:1:", "too large");
-}
-END_TEST
-
-START_TEST(test_damaged_manifest_not_numbers)
-{
-    damage("model.json", "\"shape\": [3, 4]", "\"shape\": [3, \"four\"]");
-    expect_failure(AT_WEIGHTS, "model.json:1:", "expected an integer");
-}
-END_TEST
-
-START_TEST(test_damaged_manifest_dtype)
-{
-    damage("model.json", "\"dtype\": \"float32\"}", "\"dtype\": \"int32\"}");
-    expect_failure(AT_WEIGHTS, "model.json:1:", "dtype 'int32'");
-}
-END_TEST
-
-START_TEST(test_damaged_manifest_escape)
-{
-    damage("model.json", "\"paths\": [\"weights.bin\"]", "\"paths\": [\"../tiny.yaml\"]");
-    expect_failure(AT_WEIGHTS, "model.json:1:", "inside the checkpoint directory");
-}
-END_TEST
-
-START_TEST(test_damaged_manifest_not_list)
-{
-    damage("model.json", "\"weightsManifest\": [",
-           "\"weightsManifest\": 3, \"userDefinedMetadata\": [");
-    expect_failure(AT_WEIGHTS, "model.json:1:", "weightsManifest must be a list");
-}
-END_TEST
-
-START_TEST(test_damaged_manifest_group)
-{
-    damage("model.json", "\"paths\": [\"weights.bin\"]", "\"paths\": []");
-    expect_failure(AT_WEIGHTS, "model.json:1:", "list of paths");
-}
-END_TEST
-
-START_TEST(test_damaged_meta_epoch)
-{
-    damage("model.json", "\"epoch\": 3", "\"epoch\": \"three\"");
-    expect_failure(AT_META, "model.json:1:", "expected an integer");
-}
-END_TEST
-
-START_TEST(test_damaged_meta_history)
-{
-    damage("model.json", "[1.25, 0.5, 0.001]", "[1.25, 0.5]");
-    expect_failure(AT_META, "model.json:1:", "list of 3 numbers");
-}
-END_TEST
-
-START_TEST(test_damaged_meta_column)
-{
-    damage("model.json", "\"target_cols\": [4]", "\"target_cols\": [5]");
-    expect_failure(AT_META, "model.json:1:", "column 5 is out of range");
+    damage("model.json", text_damages[_i].from, text_damages[_i].to);
+    expect_failure(text_damages[_i].stage, "model.json:1:", text_damages[_i].msg);
 }
 END_TEST
 
 START_TEST(test_damaged_meta_not_map)
 {
-    struct model m;
-    struct model_file mf;
-    saved_tiny(&m, &mf);
-    model_free(&m);
-    model_file_close(&mf);
     char path[192];
-    snprintf(path, sizeof path, "%s/model.json", ckpt);
+    saved_file(path, sizeof path, "model.json");
     size_t n;
-    char *s = read_file(path, &n);
+    char *s = file_contents(path, &n);
     char *at = strstr(s, ", \"nnc\": {");
     ck_assert(at != NULL);
     strcpy(at, ", \"nnc\": [1, 2]}\n");
-    write_file(path, s, strlen(s));
+    file_put(path, s, strlen(s));
     free(s);
     expect_failure(AT_META, "model.json:1:", "must be a map");
 }
@@ -891,17 +789,12 @@ END_TEST
 
 START_TEST(test_damaged_optimizer_size)
 {
-    struct model m;
-    struct model_file mf;
-    saved_tiny(&m, &mf);
     char path[192];
-    snprintf(path, sizeof path, "%s/optimizer.bin", ckpt);
-    write_file(path, "abcd", 4);
+    saved_file(path, sizeof path, "optimizer.bin");
+    file_put(path, "abcd", 4);
     expect_failure(AT_OPTIMIZER, "tiny.model/optimizer.bin: expected 208 bytes", "found 4");
     ck_assert_int_eq(unlink(path), 0);
     expect_failure(AT_OPTIMIZER, "tiny.model/optimizer.bin", "No such file");
-    model_free(&m);
-    model_file_close(&mf);
 }
 END_TEST
 
@@ -936,19 +829,7 @@ static Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_damaged_truncated_json);
     tcase_add_test(tc, test_damaged_missing_weights);
     tcase_add_test(tc, test_damaged_weights_size);
-    tcase_add_test(tc, test_damaged_manifest_name);
-    tcase_add_test(tc, test_damaged_manifest_duplicate);
-    tcase_add_test(tc, test_damaged_manifest_missing);
-    tcase_add_test(tc, test_damaged_manifest_shape);
-    tcase_add_test(tc, test_damaged_manifest_huge_shape);
-    tcase_add_test(tc, test_damaged_manifest_not_numbers);
-    tcase_add_test(tc, test_damaged_manifest_dtype);
-    tcase_add_test(tc, test_damaged_manifest_escape);
-    tcase_add_test(tc, test_damaged_manifest_not_list);
-    tcase_add_test(tc, test_damaged_manifest_group);
-    tcase_add_test(tc, test_damaged_meta_epoch);
-    tcase_add_test(tc, test_damaged_meta_history);
-    tcase_add_test(tc, test_damaged_meta_column);
+    tcase_add_loop_test(tc, test_damaged_text, 0, N_TEXT_DAMAGES);
     tcase_add_test(tc, test_damaged_meta_not_map);
     tcase_add_test(tc, test_damaged_optimizer_size);
     suite_add_tcase(s, tc);

@@ -15,6 +15,7 @@
 #include "../src/model.h"
 #include "../src/parallel.h"
 #include "../src/rng.h"
+#include "fixtures.h"
 #include "gradcheck.h"
 #include "netcheck.h"
 
@@ -516,18 +517,7 @@ END_TEST
 
 static char *layer_json(const char *yaml, size_t index)
 {
-    struct net n;
-    net_load(&n, yaml);
-    char *text = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
-    ck_assert_ptr_nonnull(f);
-    struct json j;
-    json_init(&j, f);
-    layer_to_json(&n.m.layers[index], false, &j);
-    ck_assert_int_eq(fclose(f), 0);
-    net_free(&n);
-    return text;
+    return yaml_layer_json(yaml, index, false);
 }
 
 static void expect_in(const char *text, const char *part)

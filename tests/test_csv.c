@@ -727,7 +727,7 @@ START_TEST(test_long_lines)
     csv_close(r);
 
     n = 10u << 20;
-    buf = realloc(buf, n + 16);
+    buf = xrealloc(buf, n + 16);
     memcpy(buf, "a,b\n1,2\n", 8);
     memset(buf + 8, '5', n - 8);
     memcpy(buf + n - 3, ",1\n", 3);

@@ -14,8 +14,8 @@
 #include "../src/layer.h"
 #include "../src/model.h"
 #include "../src/rng.h"
-#include "../src/summary.h"
 #include "../src/train.h"
+#include "fixtures.h"
 #include "gradcheck.h"
 #include "netcheck.h"
 
@@ -216,12 +216,7 @@ START_TEST(test_graph_contracts)
     char *yaml = with_apply_name(graphs[_i]);
     char what[32];
     snprintf(what, sizeof what, "graph %d", _i);
-    check_accumulates(yaml, false, what);
-    check_batch_equals_singles(yaml, what);
-    struct net n;
-    net_load(&n, yaml);
-    check_writes(&n, false, what);
-    net_free(&n);
+    check_contracts(yaml, false, what);
     free(yaml);
 }
 END_TEST
@@ -297,18 +292,6 @@ END_TEST
 
 /* ---- several outputs: compile, names, the loss ------------------------------------- */
 
-static void load_text(struct net *n, const char *yaml, struct diag *d, int *rc)
-{
-    memset(n, 0, sizeof *n);
-    char path[] = "/tmp/nnc_test_func_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, yaml, strlen(yaml)), (int)strlen(yaml));
-    close(fd);
-    *rc = model_load(path, &n->m, &n->mf, d);
-    unlink(path);
-}
-
 static const char *const two_outputs =
     "inputs:\n  - Input: {name: x, shape: [3]}\n"
     "layers:\n"
@@ -342,8 +325,8 @@ START_TEST(test_compile_outputs)
         snprintf(yaml, sizeof yaml, "%scompile: %s\n", two_outputs, cases[i].compile);
         struct net n;
         struct diag d;
-        int rc;
-        load_text(&n, yaml, &d, &rc);
+        memset(&n, 0, sizeof n);
+        int rc = load_model_text(yaml, &n.m, &n.mf, &d);
         ck_assert_msg(rc == 0, "case %zu: %s", i, d.msg);
         const struct output_compile *a = &n.m.compile.out[0], *b = &n.m.compile.out[1];
         ck_assert_int_eq(a->loss.kind, cases[i].a);
@@ -393,8 +376,8 @@ START_TEST(test_compile_output_errors)
         snprintf(yaml, sizeof yaml, "%scompile: %s\n", two_outputs, cases[i].compile);
         struct net n;
         struct diag d;
-        int rc;
-        load_text(&n, yaml, &d, &rc);
+        memset(&n, 0, sizeof n);
+        int rc = load_model_text(yaml, &n.m, &n.mf, &d);
         ck_assert_msg(rc < 0, "case %zu loaded", i);
         const char *msg = strchr(d.msg, ' '); /* after "file:line:col:" */
         ck_assert_msg(msg && !strcmp(msg + 1, cases[i].want), "case %zu: %s\nwant: %s", i,
@@ -623,15 +606,8 @@ START_TEST(test_layer_order)
                                        "cat", "priority", "department"};
     struct net n;
     memset(&n, 0, sizeof n);
-    char path[] = "/tmp/nnc_test_func_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, yaml, strlen(yaml)), (int)strlen(yaml));
-    close(fd);
     struct diag d;
-    int rc = model_load(path, &n.m, &n.mf, &d);
-    unlink(path);
-    ck_assert_msg(rc == 0, "%s", d.msg);
+    ck_assert_msg(load_model_text(yaml, &n.m, &n.mf, &d) == 0, "%s", d.msg);
     ck_assert_uint_eq(n.m.n_layers, 10);
     for (size_t i = 0; i < 10; i++)
         ck_assert_msg(!strcmp(n.m.layers[i].name, want[i]), "layer %zu: %s, want %s", i,
@@ -650,32 +626,6 @@ START_TEST(test_layer_order)
 END_TEST
 
 /* ---- checkpoints: Keras's functional config written and read back ------------- */
-
-static char *summary_text(const struct model *m)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ck_assert_ptr_nonnull(f);
-    summary_print(m, f);
-    ck_assert_int_eq(fclose(f), 0);
-    return text;
-}
-
-static char *file_text(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *out = open_memstream(&text, &len);
-    int c;
-    while ((c = fgetc(f)) != EOF)
-        fputc(c, out);
-    fclose(f);
-    fclose(out);
-    return text;
-}
 
 static const char *const roundtrip_models[] = {
     "models/functional_mlp.yaml", "models/shared_input_towers.yaml", "models/multi_input_cnn.yaml",
@@ -725,7 +675,7 @@ START_TEST(test_checkpoint_roundtrip)
     char ja[80], jb[80];
     snprintf(ja, sizeof ja, "%s/model.json", a);
     snprintf(jb, sizeof jb, "%s/model.json", b);
-    char *t1 = file_text(ja), *t2 = file_text(jb);
+    char *t1 = file_contents(ja, NULL), *t2 = file_contents(jb, NULL);
     ck_assert_msg(!strcmp(t1, t2), "%s: model.json differs after a round trip", path);
     free(s1), free(s2), free(t1), free(t2);
     ck_assert_int_eq(checkpoint_remove(a), 0);
@@ -809,17 +759,10 @@ static const struct {
 
 START_TEST(test_graph_errors)
 {
-    char path[] = "/tmp/nnc_test_func_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    const char *yaml = errors[_i].yaml;
-    ck_assert_int_eq(write(fd, yaml, strlen(yaml)), (int)strlen(yaml));
-    close(fd);
     struct model m;
     struct model_file mf;
     struct diag d;
-    int rc = model_load(path, &m, &mf, &d);
-    unlink(path);
+    int rc = load_model_text(errors[_i].yaml, &m, &mf, &d);
     ck_assert_msg(rc < 0, "case %d loaded", _i);
     const char *msg = strchr(d.msg, ':');
     ck_assert_ptr_nonnull(msg);

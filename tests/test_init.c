@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../src/init.h"
+#include "fixtures.h"
 
 /* Parses YAML text (named "t.yaml") as an initializer; returns init_parse's
  * result, with the message in d. */
@@ -675,15 +676,9 @@ END_TEST
 
 static char *to_json(const struct initializer *in)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ck_assert_ptr_nonnull(f);
-    struct json j;
-    json_init(&j, f);
-    init_to_json(in, &j);
-    ck_assert_int_eq(fclose(f), 0);
-    return buf;
+    struct capture c;
+    init_to_json(in, capture_json(&c));
+    return capture_close(&c);
 }
 
 static void check_json(const char *text, const char *want)

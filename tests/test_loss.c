@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../src/loss.h"
+#include "fixtures.h"
 #include "gradcheck.h"
 
 #define EPS 1e-7 /* Keras backend epsilon */
@@ -42,15 +43,9 @@ static void expect_error(const char *text, const char *msg)
 
 static char *json_of(const struct loss *l)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ck_assert_ptr_nonnull(f);
-    struct json j;
-    json_init(&j, f);
-    loss_to_json(l, &j);
-    fclose(f);
-    return buf;
+    struct capture c;
+    loss_to_json(l, capture_json(&c));
+    return capture_close(&c);
 }
 
 static void check_close(double got, double want, double tol)

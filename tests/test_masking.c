@@ -16,6 +16,7 @@
 #include "../src/loss.h"
 #include "../src/model.h"
 #include "../src/train.h"
+#include "fixtures.h"
 #include "gradcheck.h"
 #include "netcheck.h"
 
@@ -302,12 +303,8 @@ END_TEST
 
 START_TEST(test_masking_contracts)
 {
-    check_accumulates(chain_yaml, false, "Masking chain");
-    check_batch_equals_singles(chain_yaml, "Masking chain");
+    check_contracts(chain_yaml, false, "Masking chain");
     struct net n;
-    net_load(&n, chain_yaml);
-    check_writes(&n, false, "Masking chain");
-    net_free(&n);
     net_load(&n, "layers:\n"
                  "  - Embedding: {input_dim: 9, output_dim: 3, input_length: 4, mask_zero: true}\n"
                  "  - Dense: {units: 2}\n"
@@ -773,21 +770,8 @@ END_TEST
 
 /* ---- serialization ---------------------------------------------------------------- */
 
-static char *layer_json(const char *yaml)
-{
-    struct net n;
-    net_load(&n, yaml);
-    char *text = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
-    ck_assert_ptr_nonnull(f);
-    struct json j;
-    json_init(&j, f);
-    layer_to_json(n.m.output->layer, true, &j);
-    ck_assert_int_eq(fclose(f), 0);
-    net_free(&n);
-    return text;
-}
+/* The config of a one-layer model's layer (node 1, after the Input). */
+static char *layer_json(const char *yaml) { return yaml_layer_json(yaml, 1, true); }
 
 /* Keras's get_config keys in order (keras/layers/core/embedding.py,
  * masking.py). */

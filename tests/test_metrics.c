@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../src/metrics.h"
+#include "fixtures.h"
 
 #define EPSF ((double)1e-7f)
 
@@ -538,15 +539,9 @@ END_TEST
 
 static char *json_of(const struct metric *m)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ck_assert_ptr_nonnull(f);
-    struct json j;
-    json_init(&j, f);
-    metric_to_json(m, &j);
-    fclose(f);
-    return buf;
+    struct capture c;
+    metric_to_json(m, capture_json(&c));
+    return capture_close(&c);
 }
 
 START_TEST(test_json_round_trip)

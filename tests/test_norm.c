@@ -19,6 +19,7 @@
 #include "../src/layer.h"
 #include "../src/model.h"
 #include "../src/parallel.h"
+#include "fixtures.h"
 #include "gradcheck.h"
 #include "netcheck.h"
 
@@ -62,18 +63,7 @@ static const float *param(const struct net *n, size_t layer, size_t p)
     return n->m.w + n->m.layers[layer].params[p].offset;
 }
 
-static char *layer_json(const struct layer *l)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    ck_assert_ptr_nonnull(f);
-    struct json j;
-    json_init(&j, f);
-    layer_to_json(l, false, &j);
-    ck_assert_int_eq(fclose(f), 0);
-    return buf;
-}
+static char *layer_json(const struct layer *l) { return layer_json_text(l, false); }
 
 /* ---- BatchNormalization: forward and moving statistics ------------------------ */
 

@@ -14,6 +14,7 @@
 
 #include "../src/layer.h"
 #include "../src/model.h"
+#include "fixtures.h"
 #include "gradcheck.h"
 #include "netcheck.h"
 
@@ -460,12 +461,7 @@ START_TEST(test_pool_contracts)
         "  - GlobalMaxPooling1D\n"
         "  - Dense: {units: 2, activation: softmax}\n"
         "compile: {loss: categorical_crossentropy}\n";
-    check_accumulates(model, false, "pooling");
-    check_batch_equals_singles(model, "pooling");
-    struct net n;
-    net_load(&n, model);
-    check_writes(&n, false, "pooling");
-    net_free(&n);
+    check_contracts(model, false, "pooling");
 }
 END_TEST
 
@@ -505,18 +501,7 @@ END_TEST
 /* The layer's Keras config as JSON text (layer_to_json). */
 static char *layer_json(const char *yaml, size_t node)
 {
-    struct net n;
-    net_load(&n, yaml);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ck_assert_ptr_nonnull(f);
-    struct json j;
-    json_init(&j, f);
-    layer_to_json(n.m.nodes[node].layer, false, &j);
-    ck_assert_int_eq(fclose(f), 0);
-    net_free(&n);
-    return text;
+    return yaml_layer_json(yaml, node, false);
 }
 
 /* Keras serializes the normalized tuples: 1-D pool_size and strides as
@@ -575,26 +560,12 @@ START_TEST(test_pool_errors)
          "not supported by nnc yet"},
     };
     char yaml[256];
-    snprintf(yaml, sizeof yaml, "layers:\n  - Input: {shape: %s}\n  - %s\n"
-             "compile: {loss: mse}\n", cases[_i].input, cases[_i].layer);
-    char path[] = "/tmp/nnc_test_pool_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(yaml, f);
-    fclose(f);
-    struct model m;
-    struct model_file mf;
-    struct diag d = {{0}};
-    int rc = model_load(path, &m, &mf, &d);
-    unlink(path);
-    ck_assert_msg(rc < 0, "%s: accepted", cases[_i].layer);
-    ck_assert_msg(strstr(d.msg, cases[_i].msg) != NULL, "%s: message '%s' lacks '%s'",
-                  cases[_i].layer, d.msg, cases[_i].msg);
+    snprintf(yaml, sizeof yaml,
+             "layers:\n  - Input: {shape: %s}\n  - %s\n"
+             "compile: {loss: mse}\n",
+             cases[_i].input, cases[_i].layer);
     /* Located: "file:line:col: ..." on the layer's line. */
-    ck_assert_msg(strstr(d.msg, ":3:") != NULL, "%s: '%s' is not located on line 3",
-                  cases[_i].layer, d.msg);
+    expect_model_error(yaml, cases[_i].msg, 3);
 }
 END_TEST
 

@@ -17,6 +17,7 @@
 #include "../src/model.h"
 #include "../src/model_file.h"
 #include "../src/rng.h"
+#include "fixtures.h"
 #include "gradcheck.h"
 #include "netcheck.h"
 #include "rnn_naive.h"
@@ -187,12 +188,7 @@ START_TEST(test_contracts)
     for (size_t a = 0; a < 3; a++) {
         char yaml[512];
         contract_yaml(yaml, sizeof yaml, classes[_i], args[a]);
-        check_accumulates(yaml, a == 2, yaml);
-        check_batch_equals_singles(yaml, yaml);
-        struct net n;
-        net_load(&n, yaml);
-        check_writes(&n, a == 2, yaml);
-        net_free(&n);
+        check_contracts(yaml, a == 2, yaml);
     }
 }
 END_TEST
@@ -532,20 +528,7 @@ END_TEST
 
 static void expect_error(const char *yaml, const char *message)
 {
-    char path[] = "/tmp/nnc_test_rnn_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(yaml, f);
-    fclose(f);
-    struct model m;
-    struct model_file mf;
-    struct diag d = {{0}};
-    int rc = model_load(path, &m, &mf, &d);
-    unlink(path);
-    ck_assert_msg(rc < 0, "accepted: %s", yaml);
-    ck_assert_msg(strstr(d.msg, message), "'%s' does not say '%s'", d.msg, message);
+    expect_model_error(yaml, message, 0);
 }
 
 START_TEST(test_errors)

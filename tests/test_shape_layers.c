@@ -13,6 +13,7 @@
 
 #include "../src/layer.h"
 #include "../src/model.h"
+#include "fixtures.h"
 #include "gradcheck.h"
 #include "netcheck.h"
 
@@ -35,17 +36,7 @@ static void one_layer_yaml(char *buf, size_t size, const char *input, const char
 /* The layer's Keras config as JSON text without blanks (layer_to_json). */
 static char *layer_json(const char *yaml, size_t node)
 {
-    struct net n;
-    net_load(&n, yaml);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ck_assert_ptr_nonnull(f);
-    struct json j;
-    json_init(&j, f);
-    layer_to_json(n.m.nodes[node].layer, false, &j);
-    ck_assert_int_eq(fclose(f), 0);
-    net_free(&n);
+    char *text = yaml_layer_json(yaml, node, false);
     char *q = text;
     for (const char *p = text; *p; p++)
         if (*p != ' ' && *p != '\n')
@@ -342,12 +333,7 @@ START_TEST(test_shape_contracts)
         "  - RepeatVector: 2\n"
         "  - Dense: {units: 2, activation: softmax}\n"
         "compile: {loss: categorical_crossentropy}\n";
-    check_accumulates(model, false, "shape layers");
-    check_batch_equals_singles(model, "shape layers");
-    struct net n;
-    net_load(&n, model);
-    check_writes(&n, false, "shape layers");
-    net_free(&n);
+    check_contracts(model, false, "shape layers");
 }
 END_TEST
 
@@ -391,23 +377,7 @@ START_TEST(test_shape_errors)
     };
     char yaml[256];
     one_layer_yaml(yaml, sizeof yaml, cases[_i].input, cases[_i].layer);
-    char path[] = "/tmp/nnc_test_shape_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(yaml, f);
-    fclose(f);
-    struct model m;
-    struct model_file mf;
-    struct diag d = {{0}};
-    int rc = model_load(path, &m, &mf, &d);
-    unlink(path);
-    ck_assert_msg(rc < 0, "%s: accepted", cases[_i].layer);
-    ck_assert_msg(strstr(d.msg, cases[_i].msg) != NULL, "%s: message '%s' lacks '%s'",
-                  cases[_i].layer, d.msg, cases[_i].msg);
-    ck_assert_msg(strstr(d.msg, ":3:") != NULL, "%s: '%s' is not located on line 3",
-                  cases[_i].layer, d.msg);
+    expect_model_error(yaml, cases[_i].msg, 3);
 }
 END_TEST
 

@@ -13,24 +13,13 @@
 #include <unistd.h>
 
 #include "../src/tensorboard.h"
+#include "fixtures.h"
 
 /* ---- the reader ------------------------------------------------------------ */
 
 static unsigned char *slurp(const char *path, size_t *n)
 {
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    size_t cap = 4096, len = 0;
-    unsigned char *buf = malloc(cap);
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap)
-            buf = realloc(buf, cap *= 2);
-    }
-    fclose(f);
-    *n = len;
-    return buf;
+    return (unsigned char *)file_contents(path, n);
 }
 
 static uint64_t get_le(const unsigned char *p, int bytes)

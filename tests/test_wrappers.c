@@ -17,38 +17,11 @@
 #include "../src/model.h"
 #include "../src/model_file.h"
 #include "../src/rng.h"
-#include "../src/summary.h"
+#include "fixtures.h"
 #include "gradcheck.h"
 #include "netcheck.h"
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-/* model_load on YAML text; returns its result, the message in d. */
-static int load_text(const char *yaml, struct model *m, struct model_file *mf, struct diag *d)
-{
-    char path[] = "/tmp/nnc_test_wrappers_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(yaml, f);
-    fclose(f);
-    int rc = model_load(path, m, mf, d);
-    unlink(path);
-    return rc;
-}
-
-/* The summary table as text (caller frees). */
-static char *summary_text(const struct model *m)
-{
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&buf, &size);
-    ck_assert_ptr_nonnull(f);
-    summary_print(m, f);
-    fclose(f);
-    return buf;
-}
 
 /* The weight's name as the manifest writes it: "<layer>/<param>". */
 static void weight_name(const struct layer *l, size_t p, char *buf, size_t size)
@@ -330,7 +303,7 @@ static void check_round_trip(const char *yaml, size_t n_in)
     struct model m, back;
     struct model_file mf, mf_back;
     struct diag d = {{0}};
-    ck_assert_msg(load_text(yaml, &m, &mf, &d) == 0, "%s", d.msg);
+    ck_assert_msg(load_model_text(yaml, &m, &mf, &d) == 0, "%s", d.msg);
     struct rng r;
     rng_seed(&r, 5);
     model_init_weights(&m, &r);
@@ -591,14 +564,7 @@ START_TEST(test_bi_params_names)
     ck_assert(kids[1]->derived);
     ck_assert(*layer_bool_arg(kids[1], "go_backwards"));
     ck_assert(!*layer_bool_arg(kids[0], "go_backwards"));
-    struct json j;
-    char *text = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
-    ck_assert_ptr_nonnull(f);
-    json_init(&j, f);
-    layer_to_json(bi, true, &j);
-    fclose(f);
+    char *text = layer_json_text(bi, true);
     ck_assert_msg(strstr(text, "\"layer\": {\"class_name\": \"LSTM\", \"config\": {\"name\": "
                                "\"lstm\"") != NULL, "%s", text);
     ck_assert_msg(strstr(text, "\"merge_mode\": \"concat\"") != NULL, "%s", text);
@@ -786,15 +752,7 @@ START_TEST(test_wrapper_errors)
              "  - %s\n"
              "compile: {loss: mse}\n",
              cases[_i].input, cases[_i].layer);
-    struct model m;
-    struct model_file mf;
-    struct diag d = {{0}};
-    int rc = load_text(yaml, &m, &mf, &d);
-    ck_assert_msg(rc < 0, "%s: accepted", cases[_i].layer);
-    ck_assert_msg(strstr(d.msg, cases[_i].msg) != NULL, "%s: message '%s' lacks '%s'",
-                  cases[_i].layer, d.msg, cases[_i].msg);
-    ck_assert_msg(strstr(d.msg, ":3:") != NULL, "%s: '%s' is not located on line 3",
-                  cases[_i].layer, d.msg);
+    expect_model_error(yaml, cases[_i].msg, 3);
 }
 END_TEST
 
