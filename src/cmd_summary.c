@@ -1,4 +1,5 @@
 /* nnc summary MODEL: the Keras summary table on stdout. */
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "commands.h"
@@ -11,14 +12,67 @@ int report(const struct diag *d)
     return 1;
 }
 
+/* Whether some declared input shape has a None dimension. */
+static bool has_free_dims(const struct model *m)
+{
+    for (size_t i = 0; i < m->n_layers; i++)
+        if (m->layers[i].free_dims)
+            return true;
+    return false;
+}
+
+/* The first layer whose weight count differs between the two builds. */
+static const struct layer *differing_weights(const struct model *m, const struct model *alt)
+{
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const struct layer *a = &m->layers[i], *b = &alt->layers[i];
+        if (layer_count_params(a, true) + layer_count_params(a, false) !=
+            layer_count_params(b, true) + layer_count_params(b, false))
+            return a;
+    }
+    return NULL;
+}
+
+/* Two lengths for None dimensions that no kernel or pool of a real model
+ * shrinks to nothing, and whose sizes downstream differ. */
+enum { FREE_LENGTH = 1009, FREE_LENGTH_ALT = 1511 };
+
 int cmd_summary(const struct cli_args *a)
 {
-    struct model m;
-    struct model_file mf;
+    struct model m, alt;
+    struct model_file mf, mf_alt;
     struct diag d;
+    layer_set_free_length(FREE_LENGTH);
     if (model_load(a->positional[0], &m, &mf, &d) < 0)
         return report(&d);
-    summary_print(&m, stdout);
+    bool free_dims = has_free_dims(&m);
+    if (free_dims) {
+        layer_set_free_length(FREE_LENGTH_ALT);
+        if (model_load(a->positional[0], &alt, &mf_alt, &d) < 0) {
+            model_free(&m);
+            model_file_close(&mf);
+            return report(&d);
+        }
+        /* Weights cannot depend on a None length (Keras refuses such a
+         * model: a Dense after Flatten needs a defined last axis). */
+        const struct layer *l = differing_weights(&m, &alt);
+        if (l) {
+            spec_error(l->where, &d,
+                       "layer '%s': its weights depend on the length of a None "
+                       "dimension; give that length",
+                       l->name);
+            model_free(&alt);
+            model_file_close(&mf_alt);
+            model_free(&m);
+            model_file_close(&mf);
+            return report(&d);
+        }
+    }
+    summary_print_alt(&m, free_dims ? &alt : NULL, stdout);
+    if (free_dims) {
+        model_free(&alt);
+        model_file_close(&mf_alt);
+    }
     model_free(&m);
     model_file_close(&mf);
     return fflush(stdout) == 0 ? 0 : 1;

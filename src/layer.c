@@ -61,10 +61,23 @@ static int arg_string(const char *name, const struct spec_node *v, const char **
     return spec_string(v, out, d) < 0 ? arg_error(name, v, d) : 0;
 }
 
+static size_t free_length;
+
+void layer_set_free_length(size_t n) { free_length = n; }
+size_t layer_free_length(void) { return free_length; }
+
+int layer_free_dim_error(const struct spec_node *where, struct diag *d)
+{
+    return spec_error(where, d,
+                      "variable-length dimensions (None) are read only by nnc summary: "
+                      "nnc trains on fixed lengths (give input_length or the shape)");
+}
+
 /* Reads a list of positive dimensions; a leading null (the batch axis) is
- * allowed when batch_first, and its value (if any) lands in *batch. */
+ * allowed when batch_first, and its value (if any) lands in *batch. A
+ * later null (None) takes the free length, its bit set in *free. */
 static int parse_dims(const struct spec_node *n, bool batch_first, struct shape *out, long *batch,
-                      struct diag *d)
+                      unsigned *free, struct diag *d)
 {
     if (!n || n->kind != SPEC_SEQ) {
         char buf[80];
@@ -89,9 +102,13 @@ static int parse_dims(const struct spec_node *n, bool batch_first, struct shape 
     out->rank = (int)(n->n - first);
     for (size_t i = first; i < n->n; i++) {
         long v;
-        if (spec_is_null(n->items[i]))
-            return spec_error(n->items[i], d,
-                              "variable-size dimensions (None) are not supported yet");
+        if (spec_is_null(n->items[i])) {
+            if (!free_length)
+                return layer_free_dim_error(n->items[i], d);
+            *free |= 1u << (i - first);
+            out->dim[i - first] = free_length;
+            continue;
+        }
         if (spec_long(n->items[i], &v, d) < 0)
             return -1;
         if (v <= 0 || v > (1L << 31))
@@ -126,7 +143,11 @@ static int parse_common(struct layer *l, const char *key, const struct spec_node
             v = spec_get(spec_get(v, "config"), "name");
         if (arg_string(key, v, &s, d) < 0)
             return -1;
-        if (strcmp(s, "float32") != 0)
+        /* Token indices: Keras's Input(dtype="int32") before an Embedding;
+         * nnc holds them as floats, exact below 2^24. */
+        bool index_input =
+            l->ops == layer_find("InputLayer") && (!strcmp(s, "int32") || !strcmp(s, "int64"));
+        if (strcmp(s, "float32") != 0 && !index_input)
             return spec_error(v, d, "dtype '%s' is not supported (nnc computes in float32)", s);
         return 0;
     }
@@ -156,12 +177,14 @@ static int parse_common(struct layer *l, const char *key, const struct spec_node
         return 0;
     struct shape s;
     long batch = 0;
-    if (parse_dims(v, batched, &s, &batch, d) < 0)
+    unsigned free = 0;
+    if (parse_dims(v, batched, &s, &batch, &free, d) < 0)
         return arg_error(key, v, d);
     if (l->has_input_shape && !shape_equal(&s, &l->input_shape))
         return spec_error(v, d, "'%s' disagrees with the input shape given before", key);
     l->has_input_shape = true;
     l->input_shape = s;
+    l->free_dims = free;
     if (batch)
         l->batch_size = batch;
     return 0;
@@ -305,9 +328,12 @@ static int parse_arg(struct layer *l, const struct arg_def *a, const struct spec
         if (v->n > SHAPE_MAX_RANK)
             return spec_error(v, d, "%s: more than %d values", a->name, SHAPE_MAX_RANK);
         t->n = (int)v->n;
-        for (size_t i = 0; i < v->n; i++)
-            if (arg_long(a->name, v->items[i], &t->v[i], d) < 0)
+        for (size_t i = 0; i < v->n; i++) {
+            if ((a->flags & ARG_NULL_ITEMS) && spec_is_null(v->items[i]))
+                t->v[i] = ARG_NULL_INT;
+            else if (arg_long(a->name, v->items[i], &t->v[i], d) < 0)
                 return -1;
+        }
         return 0;
     }
     case ARG_REGULARIZER:
@@ -743,7 +769,10 @@ void layer_config_to_json(const struct layer *l, bool with_input_shape, struct j
         else
             json_null(j);
         for (int i = 0; i < l->in_shape.rank; i++)
-            json_long(j, (long)l->in_shape.dim[i]);
+            if (l->free_dims & (1u << i))
+                json_null(j);
+            else
+                json_long(j, (long)l->in_shape.dim[i]);
         json_array_end(j);
     }
     json_key(j, "dtype");

@@ -61,6 +61,9 @@ enum arg_type {
 #define ARG_UNUSED 8u    /* Keras writes it, never uses it: null or a value, ignored, written null */
 #define ARG_SCALAR_IF_ONE 128u /* ARG_TUPLE: one value is written as a plain integer (Dot's
                                  axes: an int or a pair) */
+/* ARG_TUPLE: a list item may be null (Input's shape: a None dimension),
+ * stored as ARG_NULL_INT. */
+#define ARG_NULL_ITEMS 64u
 #define ARG_SAVED_IF_TRUE 16u /* ARG_BOOL written only when true (Keras's RNN config has
                                  zero_output_for_mask only when it is set) */
 #define ARG_INPUT_LENGTH 32u /* ARG_INT: a recurrent layer's legacy input_length; with the
@@ -211,6 +214,9 @@ struct layer {
     /* Declared input (first layer of a Sequential model). */
     bool has_input_shape;
     struct shape input_shape;
+    /* Bit i: input_shape.dim[i] was None (a variable length), set to
+     * layer_free_length(). */
+    unsigned free_dims;
     long batch_size;            /* 0 when not given */
     /* Set by build. */
     struct shape in_shape, out_shape;
@@ -222,6 +228,16 @@ struct layer {
      * of its layer): owned the same way, never serialized. */
     bool derived;
 };
+
+/* None dimensions in declared input shapes (Input(shape=(None, 8)), an
+ * Embedding without input_length): nnc computes with fixed lengths, so a
+ * None takes this length (nnc summary builds a model twice, with two
+ * lengths, and prints None where the shapes differ). 0, the default: None
+ * is a located error. Process-wide; set it before loading a model. */
+void layer_set_free_length(size_t n);
+size_t layer_free_length(void);
+/* The message for a None where no length is set. */
+int layer_free_dim_error(const struct spec_node *where, struct diag *d);
 
 /* The registry of layer types. */
 const struct layer_ops *layer_find(const char *class_name);

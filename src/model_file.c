@@ -207,9 +207,17 @@ static int assemble_sequential(struct model *m, struct layer_list *ll, const str
     if (leading_input && ll->n == 1)
         return spec_error(at, d, "the model has no layers after its Input");
     struct layer *first_real = leading_input ? &ll->items[1] : first;
-    if (!leading_input && !first->has_input_shape && first->ops == layer_find("Embedding"))
-        return spec_error(first->where, d, "the first layer needs input_length or input_shape "
-                          "(nnc has no variable-length sequences)");
+    /* Keras's Embedding without input_length takes input_shape (None,). */
+    if (!leading_input && !first->has_input_shape && first->ops == layer_find("Embedding")) {
+        if (!layer_free_length())
+            return spec_error(first->where, d,
+                              "the first layer needs input_length or input_shape "
+                              "(nnc trains on fixed lengths; without them its input is (None, "
+                              "None), which only nnc summary reads)");
+        first->has_input_shape = true;
+        first->input_shape = (struct shape){1, {layer_free_length()}};
+        first->free_dims = 1;
+    }
     if (!leading_input && !first->has_input_shape)
         return spec_error(first->where, d,
                           "the first layer needs an input shape (input_shape, input_dim or "
@@ -237,6 +245,7 @@ static int assemble_sequential(struct model *m, struct layer_list *ll, const str
         in->where = first->where;
         in->has_input_shape = true;
         in->input_shape = first->input_shape;
+        in->free_dims = first->free_dims;
         in->batch_size = first->batch_size;
         char buf[160];
         snprintf(buf, sizeof buf, "%s_input", first->name);

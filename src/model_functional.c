@@ -960,7 +960,10 @@ static void input_config_to_json(const struct layer *l, struct json *j)
     else
         json_null(j);
     for (int i = 0; i < l->input_shape.rank; i++)
-        json_long(j, (long)l->input_shape.dim[i]);
+        if (l->free_dims & (1u << i))
+            json_null(j);
+        else
+            json_long(j, (long)l->input_shape.dim[i]);
     json_array_end(j);
     json_key(j, "dtype");
     json_string(j, "float32");

@@ -75,35 +75,50 @@ static bool sequential_like(const struct model *m)
     return true;
 }
 
-/* One shape; a fixed batch size shows instead of None. */
+/* One shape as Python prints the tuple: the batch axis None unless the
+ * batch size is fixed, and None where the model built with another length
+ * for its None dimensions (alt_s, or NULL) has another size. */
 #define SHAPE_TEXT 160
 
-static void format_shape(const struct model *m, const struct shape *s, char *shape)
+static void format_shape(const struct model *m, const struct shape *s, const struct shape *alt_s,
+                         char *shape)
 {
-    shape_format(s, shape, SHAPE_TEXT);
     long batch = model_batch_size(m);
-    if (batch) {
-        char num[24];
-        size_t k = (size_t)snprintf(num, sizeof num, "(%ld", batch);
-        size_t rest = strlen(shape + 5); /* after "(None" */
-        if (k + rest < SHAPE_TEXT) {
-            memmove(shape + k, shape + 5, rest + 1);
-            memcpy(shape, num, k);
-        }
+    size_t len = batch ? (size_t)snprintf(shape, SHAPE_TEXT, "(%ld", batch)
+                       : (size_t)snprintf(shape, SHAPE_TEXT, "(None");
+    for (int i = 0; i < s->rank && len < SHAPE_TEXT; i++) {
+        if (alt_s && alt_s->dim[i] != s->dim[i])
+            len += (size_t)snprintf(shape + len, SHAPE_TEXT - len, ", None");
+        else
+            len += (size_t)snprintf(shape + len, SHAPE_TEXT - len, ", %zu", s->dim[i]);
     }
+    if (len < SHAPE_TEXT)
+        snprintf(shape + len, SHAPE_TEXT - len, s->rank == 0 ? ",)" : ")");
+}
+
+/* The same shape in the alternative build (NULL without one). */
+static const struct shape *alt_shape(const struct model *m, const struct model *alt,
+                                     const struct node *n)
+{
+    if (!alt)
+        return NULL;
+    if (n >= m->nodes && n < m->nodes + m->n_nodes)
+        return &alt->nodes[n - m->nodes].out;
+    return &alt->more[n - m->more].out;
 }
 
 /* Output Shape: an InputLayer's output is a list of one shape in tf.keras 2
  * ("[(None, 4)]"), a multi-output layer's the list of its outputs' shapes
  * ("[(None, 8), (None, 8), (None, 8)]", Python's str of the list). */
-static void format_output(const struct model *m, const struct layer *l, char *buf, size_t size)
+static void format_output(const struct model *m, const struct model *alt, const struct layer *l,
+                          char *buf, size_t size)
 {
     const struct node *n = NULL;
     for (size_t i = 0; i < m->n_nodes && !n; i++)
         if (m->nodes[i].layer == l)
             n = &m->nodes[i];
     char shape[SHAPE_TEXT];
-    format_shape(m, &l->out_shape, shape);
+    format_shape(m, &l->out_shape, n ? alt_shape(m, alt, n) : NULL, shape);
     if (l->ops == layer_find("InputLayer")) {
         snprintf(buf, size, "[%s]", shape);
         return;
@@ -114,7 +129,7 @@ static void format_output(const struct model *m, const struct layer *l, char *bu
     }
     size_t len = (size_t)snprintf(buf, size, "[%s", shape);
     for (size_t k = 0; k < n->n_more && len < size; k++) {
-        format_shape(m, &n->more[k]->out, shape);
+        format_shape(m, &n->more[k]->out, alt_shape(m, alt, n->more[k]), shape);
         len += (size_t)snprintf(buf + len, size - len, ", %s", shape);
     }
     if (len < size)
@@ -133,7 +148,7 @@ static void print_totals(const struct model *m, FILE *out, int length)
 
 /* The rows of a Sequential-like model: a Sequential model's layers (not its
  * InputLayer), or every layer of a functional chain. */
-static void print_sequential(const struct model *m, FILE *out)
+static void print_sequential(const struct model *m, const struct model *alt, FILE *out)
 {
     static const int positions[] = {29, 55, SEQ_LENGTH};
     static const char *const header[] = {"Layer (type)", "Output Shape", "Param #"};
@@ -145,7 +160,7 @@ static void print_sequential(const struct model *m, FILE *out)
         const struct layer *l = &m->layers[i];
         char name[300], shape[LAYER_MAX_OUTPUTS * (SHAPE_TEXT + 2) + 4], params[32];
         snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->class_name);
-        format_output(m, l, shape, sizeof shape);
+        format_output(m, alt, l, shape, sizeof shape);
         snprintf(params, sizeof params, "%zu",
                  layer_count_params(l, true) + layer_count_params(l, false));
         const char *fields[] = {name, shape, params};
@@ -157,12 +172,13 @@ static void print_sequential(const struct model *m, FILE *out)
 
 /* A layer's inbound tensors over its calls in the model, in call order,
  * as "name[node][tensor]", one row each after the layer's first. */
-static void print_functional_layer(const struct model *m, const struct layer *l, FILE *out)
+static void print_functional_layer(const struct model *m, const struct model *alt,
+                                   const struct layer *l, FILE *out)
 {
     static const int positions[] = {32, 53, 65, FUNC_LENGTH};
     char name[300], shape[LAYER_MAX_OUTPUTS * (SHAPE_TEXT + 2) + 4], params[32], conn[300];
     snprintf(name, sizeof name, "%s (%s)", l->name, l->ops->class_name);
-    format_output(m, l, shape, sizeof shape);
+    format_output(m, alt, l, shape, sizeof shape);
     snprintf(params, sizeof params, "%zu",
              layer_count_params(l, true) + layer_count_params(l, false));
     size_t n_conn = 0;
@@ -187,11 +203,13 @@ static void print_functional_layer(const struct model *m, const struct layer *l,
     }
 }
 
-void summary_print(const struct model *m, FILE *out)
+void summary_print(const struct model *m, FILE *out) { summary_print_alt(m, NULL, out); }
+
+void summary_print_alt(const struct model *m, const struct model *alt, FILE *out)
 {
     fprintf(out, "Model: \"%s\"\n", m->name);
     if (sequential_like(m)) {
-        print_sequential(m, out);
+        print_sequential(m, alt, out);
         return;
     }
     static const int positions[] = {32, 53, 65, FUNC_LENGTH};
@@ -201,7 +219,7 @@ void summary_print(const struct model *m, FILE *out)
     print_row(out, header, positions, 4);
     print_rule(out, '=', FUNC_LENGTH);
     for (size_t i = 0; i < m->n_layers; i++) {
-        print_functional_layer(m, &m->layers[i], out);
+        print_functional_layer(m, alt, &m->layers[i], out);
         print_rule(out, i + 1 == m->n_layers ? '=' : '_', FUNC_LENGTH);
     }
     print_totals(m, out, FUNC_LENGTH);

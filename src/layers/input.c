@@ -11,7 +11,7 @@ struct input_conf {
 };
 
 static const struct arg_def input_args[] = {
-    {"shape", ARG_TUPLE, offsetof(struct input_conf, shape), 0, NULL, NULL},
+    {"shape", ARG_TUPLE, offsetof(struct input_conf, shape), ARG_NULL_ITEMS, NULL, NULL},
     {"sparse", ARG_BOOL, offsetof(struct input_conf, sparse), 0, NULL, NULL},
     {"ragged", ARG_BOOL, offsetof(struct input_conf, ragged), 0, NULL, NULL},
 };
@@ -23,7 +23,15 @@ static int input_validate(const struct layer *l, const struct spec_node *where, 
         return spec_error(where, d, "sparse and ragged inputs are not supported by nnc");
     if (c->shape.n) {
         struct shape s = {c->shape.n, {0}};
+        unsigned free = 0;
         for (int i = 0; i < c->shape.n; i++) {
+            if (c->shape.v[i] == ARG_NULL_INT) { /* None */
+                if (!layer_free_length())
+                    return layer_free_dim_error(where, d);
+                free |= 1u << i;
+                s.dim[i] = layer_free_length();
+                continue;
+            }
             if (c->shape.v[i] <= 0 || c->shape.v[i] > (1L << 31))
                 return spec_error(where, d, "Input shape values must be positive, found %ld",
                                   c->shape.v[i]);
@@ -34,6 +42,7 @@ static int input_validate(const struct layer *l, const struct spec_node *where, 
         struct layer *ml = (struct layer *)l; /* the declared shape is part of the layer */
         ml->has_input_shape = true;
         ml->input_shape = s;
+        ml->free_dims = free;
     }
     if (!l->has_input_shape)
         return spec_error(where, d, "Input needs a shape");
