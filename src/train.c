@@ -335,9 +335,8 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
             double per_output[MODEL_MAX_IO];
             double loss = model_backward_outputs(m, B, y_batch, w, per_output);
             optim_clip(&m->compile.optimizer, m->dw, vars, n_vars);
-            for (size_t v = 0; v < n_vars; v++)
-                optim_step(&m->compile.optimizer, m->w, m->dw, state, m->n_weights,
-                           vars[v].begin, vars[v].end, meta->iterations);
+            optim_update(&m->compile.optimizer, m->w, m->dw, state, m->n_weights, vars, n_vars,
+                         meta->iterations);
             model_apply_constraints(m);
             meta->iterations++;
             accumulate(m, B, loss, per_output, y_batch, &run, row);
