@@ -12,6 +12,10 @@
  * 60000-row Fashion-MNIST epoch 13% slower). */
 #define LOADER_MAP_RESIDENT ((size_t)256 << 20)
 
+/* In-memory batches below this size are gathered in the training thread
+ * (see loader_start); a batch of the seed's tiny MLP is 128 x 21 floats. */
+#define LOADER_INLINE ((size_t)64 << 10)
+
 /* Row i of a dataset (x: n_x floats, then y: n_y floats) into the loader's
  * row buffer. A larger mapped dataset is read with pread rather than
  * through the map: random rows touched through a map would stay resident
@@ -102,7 +106,12 @@ void loader_start(struct loader *l, const struct model *m, const struct dataset 
     }
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
-    l->threaded = pthread_create(&l->thread, NULL, loader_main, l) == 0;
+    /* A batch of in-memory rows smaller than LOADER_INLINE bytes is
+     * gathered inline: handing it to the thread and waking it costs more
+     * (two futex wake-ups and context switches a step) than copying it. */
+    size_t batch_bytes = bs * (ds->n_x + ds->n_y) * sizeof(float);
+    if (ds->mapped || batch_bytes >= LOADER_INLINE)
+        l->threaded = pthread_create(&l->thread, NULL, loader_main, l) == 0;
 }
 
 void loader_request(struct loader *l, long step, const size_t *idx, size_t first, size_t B)
