@@ -86,6 +86,7 @@ struct model {
     struct node *output;        /* outputs[0] */
     size_t n_weights;           /* floats in w (and dw) */
     float *w, *dw;
+    bool dw_zero;               /* dw is all zeros: backward need not clear it */
     struct compile_conf compile;
     /* Workspace */
     size_t max_batch;

@@ -76,5 +76,10 @@ void optim_step(const struct optimizer *o, float *w, const float *g, float *stat
  * pool (parallel.h) when it has more than one thread; the same result. */
 void optim_update(const struct optimizer *o, float *w, const float *g, float *state,
                   size_t n_total, const struct optim_var *vars, size_t n_vars, long iteration);
+/* optim_update, then g = 0 over the ranges, block by block while each block
+ * of g is still in cache (cheaper than clearing the gradient apart). */
+void optim_update_clear(const struct optimizer *o, float *w, float *g, float *state,
+                        size_t n_total, const struct optim_var *vars, size_t n_vars,
+                        long iteration);
 
 #endif

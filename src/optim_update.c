@@ -15,6 +15,7 @@
  * are element-wise, so the split cannot change a bit. Nothing here
  * allocates. */
 #include <math.h>
+#include <string.h>
 
 #include "optim.h"
 #include "parallel.h"
@@ -436,10 +437,14 @@ struct update_ctx {
     const struct coef *k;
     float *w, *state;
     const float *g;
+    float *clear; /* g itself when it is to be zeroed, else NULL */
     size_t n_total;
     const struct optim_var *vars;
     size_t n_vars;
 };
+
+/* Weights per block when g is cleared as it goes: 16 KiB of g, in L1. */
+#define CLEAR_BLOCK 4096
 
 /* Positions [begin, end) of the trainable weights counted over the
  * variables one after the other. */
@@ -450,17 +455,26 @@ static void update_range(void *arg, size_t begin, size_t end)
     for (size_t v = 0; v < u->n_vars && begin < end; v++) {
         size_t len = u->vars[v].end - u->vars[v].begin;
         if (begin < at + len) {
-            size_t lo = begin - at, hi = (end < at + len ? end : at + len) - at;
-            apply(u->k, u->w, u->g, u->state, u->n_total, u->vars[v].begin + lo,
-                  u->vars[v].begin + hi);
-            begin = at + hi;
+            size_t lo = u->vars[v].begin + (begin - at);
+            size_t hi = u->vars[v].begin + (end < at + len ? end - at : len);
+            if (!u->clear) {
+                apply(u->k, u->w, u->g, u->state, u->n_total, lo, hi);
+            } else {
+                for (size_t b = lo; b < hi; b += CLEAR_BLOCK) {
+                    size_t e = hi - b < CLEAR_BLOCK ? hi : b + CLEAR_BLOCK;
+                    apply(u->k, u->w, u->g, u->state, u->n_total, b, e);
+                    memset(u->clear + b, 0, (e - b) * sizeof *u->clear);
+                }
+            }
+            begin = at + (hi - u->vars[v].begin);
         }
         at += len;
     }
 }
 
-void optim_update(const struct optimizer *o, float *w, const float *g, float *state,
-                  size_t n_total, const struct optim_var *vars, size_t n_vars, long iteration)
+static void update(const struct optimizer *o, float *w, const float *g, float *clear,
+                   float *state, size_t n_total, const struct optim_var *vars, size_t n_vars,
+                   long iteration)
 {
     NNC_ASSERT(iteration >= 0);
     struct coef k = step_coef(o, iteration);
@@ -469,11 +483,24 @@ void optim_update(const struct optimizer *o, float *w, const float *g, float *st
         NNC_ASSERT(vars[v].begin <= vars[v].end && vars[v].end <= n_total);
         total += vars[v].end - vars[v].begin;
     }
-    struct update_ctx u = {&k, w, state, g, n_total, vars, n_vars};
+    struct update_ctx u = {&k, w, state, g, clear, n_total, vars, n_vars};
     /* Ranges of at least 32k weights (a smaller split costs more to hand
      * out than it saves); one thread: a plain call. */
     if (parallel_threads() > 1 && total >= 2 * 32768)
         parallel_for(total, 32768, update_range, &u);
     else
         update_range(&u, 0, total);
+}
+
+void optim_update(const struct optimizer *o, float *w, const float *g, float *state,
+                  size_t n_total, const struct optim_var *vars, size_t n_vars, long iteration)
+{
+    update(o, w, g, NULL, state, n_total, vars, n_vars, iteration);
+}
+
+void optim_update_clear(const struct optimizer *o, float *w, float *g, float *state,
+                        size_t n_total, const struct optim_var *vars, size_t n_vars,
+                        long iteration)
+{
+    update(o, w, g, g, state, n_total, vars, n_vars, iteration);
 }

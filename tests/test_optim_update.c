@@ -116,6 +116,43 @@ START_TEST(test_update_equals_steps)
 }
 END_TEST
 
+/* optim_update_clear: optim_update's result, and g zero over the variables
+ * (only there). */
+START_TEST(test_update_clear)
+{
+    struct optimizer o = parsed("adam");
+    size_t slots = optim_n_slots(&o);
+    float *w[2], *g[2], *st[2];
+    for (int k = 0; k < 2; k++) {
+        w[k] = malloc(N_TOTAL * sizeof(float));
+        g[k] = malloc(N_TOTAL * sizeof(float));
+        st[k] = malloc(slots * N_TOTAL * sizeof(float));
+        fill(&o, w[k], g[k], st[k], 77);
+    }
+    for (int threads = 1; threads <= 2; threads++) {
+        parallel_set_threads(threads);
+        optim_update(&o, w[0], g[0], st[0], N_TOTAL, VARS, 3, threads);
+        optim_update_clear(&o, w[1], g[1], st[1], N_TOTAL, VARS, 3, threads);
+        parallel_set_threads(1);
+        ck_assert(!memcmp(w[0], w[1], N_TOTAL * sizeof(float)));
+        ck_assert(!memcmp(st[0], st[1], slots * N_TOTAL * sizeof(float)));
+        size_t v = 0;
+        for (size_t i = 0; i < N_TOTAL; i++) {
+            while (v < 3 && i >= VARS[v].end)
+                v++;
+            bool in = v < 3 && i >= VARS[v].begin;
+            ck_assert_msg(in ? g[1][i] == 0.0f : g[1][i] == g[0][i], "g[%zu]", i);
+        }
+        memcpy(g[1], g[0], N_TOTAL * sizeof(float)); /* the gradient again */
+    }
+    for (int k = 0; k < 2; k++) {
+        free(w[k]);
+        free(g[k]);
+        free(st[k]);
+    }
+}
+END_TEST
+
 #define N 1031 /* not a multiple of any vector width */
 
 /* The scalar forms, as optim.c wrote them before the rules were vectorized. */
@@ -228,6 +265,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_update_equals_steps);
     tcase_add_test(tc, test_rules_equal_scalar_forms);
+    tcase_add_test(tc, test_update_clear);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
