@@ -65,10 +65,14 @@ static void dropout_forward(const struct layer *l, const struct layer_call *c)
     for (size_t i = 0; i < n; i += DROPOUT_BLOCK) {
         size_t len = n - i < DROPOUT_BLOCK ? n - i : DROPOUT_BLOCK;
         rng_fill(c->rng, bits, (len + 1) / 2);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(u, bits, sizeof u); /* the low half of each draw first */
+#else
         for (size_t k = 0; k < len; k += 2) {
             u[k] = (uint32_t)bits[k / 2];
             u[k + 1] = (uint32_t)(bits[k / 2] >> 32);
         }
+#endif
         for (size_t k = 0; k < len; k++) {
             float m = u[k] >= threshold ? scale : 0.0f;
             mask[i + k] = m;
