@@ -12,9 +12,6 @@
  * 60000-row Fashion-MNIST epoch 13% slower). */
 #define LOADER_MAP_RESIDENT ((size_t)256 << 20)
 
-/* In-memory batches below this size are gathered in the training thread
- * (see loader_start); a batch of the seed's tiny MLP is 128 x 21 floats. */
-#define LOADER_INLINE ((size_t)64 << 10)
 
 /* Row i of a dataset (x: n_x floats, then y: n_y floats) into the loader's
  * row buffer. A larger mapped dataset is read with pread rather than
@@ -40,7 +37,10 @@ static void read_row(struct loader *l, size_t i, const float **x, const float **
         *y = l->row + ds->n_x;
 }
 
-static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t first, size_t B)
+/* The batch's rows into b (targets, weights, and the inputs when into is
+ * NULL) or with the inputs straight into the model's (into). */
+static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t first, size_t B,
+                   struct model *into)
 {
     const struct model *m = l->m;
     const struct dataset *ds = l->ds;
@@ -51,7 +51,8 @@ static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t 
         float *xb = b->x;
         for (size_t k = 0; k < m->n_inputs; k++) {
             size_t size = shape_size(&m->inputs[k]->out);
-            memcpy(xb + s * size, x, size * sizeof *x);
+            float *dst = into ? into->inputs[k]->y : xb;
+            memcpy(dst + s * size, x, size * sizeof *x);
             x += size;
             xb += B * size;
         }
@@ -81,7 +82,7 @@ static void *loader_main(void *arg)
         const size_t *idx = l->idx;
         size_t first = l->first, B = l->B;
         pthread_mutex_unlock(&l->mu);
-        gather(l, b, idx, first, B);
+        gather(l, b, idx, first, B, NULL);
         pthread_mutex_lock(&l->mu);
         b->ready = true;
         l->pending = false;
@@ -106,11 +107,12 @@ void loader_start(struct loader *l, const struct model *m, const struct dataset 
     }
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
-    /* A batch of in-memory rows smaller than LOADER_INLINE bytes is
-     * gathered inline: handing it to the thread and waking it costs more
-     * (two futex wake-ups and context switches a step) than copying it. */
-    size_t batch_bytes = bs * (ds->n_x + ds->n_y) * sizeof(float);
-    if (ds->mapped || batch_bytes >= LOADER_INLINE)
+    /* Rows in memory are gathered inline, by loader_take, straight into
+     * the model's inputs: the thread would save nothing (its staging copy
+     * has to be copied into the inputs anyway) and cost two futex wake-ups
+     * and context switches a step. It pays for a mapped dataset (the
+     * cache), whose rows may need reading. */
+    if (ds->mapped)
         l->threaded = pthread_create(&l->thread, NULL, loader_main, l) == 0;
 }
 
@@ -118,12 +120,8 @@ void loader_request(struct loader *l, long step, const size_t *idx, size_t first
 {
     NNC_ASSERT(B <= l->bs);
     struct batch *b = &l->slot[step & 1];
-    if (!l->threaded) {
-        b->step = step;
-        gather(l, b, idx, first, B);
-        b->ready = true;
+    if (!l->threaded) /* loader_take gathers it */
         return;
-    }
     pthread_mutex_lock(&l->mu);
     while (l->pending) /* at most one batch ahead */
         pthread_cond_wait(&l->cv, &l->mu);
@@ -142,14 +140,19 @@ const struct batch *loader_take(struct loader *l, struct model *m, long step, co
                                 size_t first, size_t B)
 {
     struct batch *b = &l->slot[step & 1];
+    if (!l->threaded) {
+        NNC_ASSERT(B <= l->bs);
+        b->step = step;
+        gather(l, b, idx, first, B, m);
+        b->ready = true;
+        return b;
+    }
     if (b->step != step)
         loader_request(l, step, idx, first, B);
-    if (l->threaded) {
-        pthread_mutex_lock(&l->mu);
-        while (!b->ready)
-            pthread_cond_wait(&l->cv, &l->mu);
-        pthread_mutex_unlock(&l->mu);
-    }
+    pthread_mutex_lock(&l->mu);
+    while (!b->ready)
+        pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
     NNC_ASSERT(b->B == B);
     const float *x = b->x;
     for (size_t k = 0; k < m->n_inputs; k++) {
