@@ -66,7 +66,7 @@ static void dropout_forward(const struct layer *l, const struct layer_call *c)
         size_t len = n - i < DROPOUT_BLOCK ? n - i : DROPOUT_BLOCK;
         rng_fill(c->rng, bits, (len + 1) / 2);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        memcpy(u, bits, sizeof u); /* the low half of each draw first */
+        memcpy(u, bits, (len + 1) / 2 * sizeof *bits); /* the low half of each draw first */
 #else
         for (size_t k = 0; k < len; k += 2) {
             u[k] = (uint32_t)bits[k / 2];
