@@ -12,7 +12,6 @@
  * 60000-row Fashion-MNIST epoch 13% slower). */
 #define LOADER_MAP_RESIDENT ((size_t)256 << 20)
 
-
 /* Row i of a dataset (x: n_x floats, then y: n_y floats) into the loader's
  * row buffer. A larger mapped dataset is read with pread rather than
  * through the map: random rows touched through a map would stay resident
@@ -51,10 +50,11 @@ static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t 
         float *xb = b->x;
         for (size_t k = 0; k < m->n_inputs; k++) {
             size_t size = shape_size(&m->inputs[k]->out);
-            float *dst = into ? into->inputs[k]->y : xb;
+            float *dst = into ? into->inputs[k]->y : xb; /* b->x is NULL when inline */
             memcpy(dst + s * size, x, size * sizeof *x);
             x += size;
-            xb += B * size;
+            if (!into)
+                xb += B * size;
         }
         float *block = b->y;
         for (size_t k = 0; k < m->n_outputs; k++) {
@@ -100,7 +100,8 @@ void loader_start(struct loader *l, const struct model *m, const struct dataset 
     l->bs = bs;
     l->row = xcalloc(ds->n_x + ds->n_y + 1, sizeof *l->row);
     for (int k = 0; k < 2; k++) {
-        l->slot[k].x = xcalloc(bs * (ds->n_x ? ds->n_x : 1), sizeof(float));
+        /* Inputs are staged only by the thread (see below). */
+        l->slot[k].x = ds->mapped ? xcalloc(bs * (ds->n_x ? ds->n_x : 1), sizeof(float)) : NULL;
         l->slot[k].y = xcalloc(bs * (ds->n_y ? ds->n_y : 1), sizeof(float));
         l->slot[k].w = ds->w ? xcalloc(bs, sizeof(float)) : NULL;
         l->slot[k].step = -1;
