@@ -138,35 +138,56 @@ def idx_file(d, stem):
     sys.exit(f"bench/run: no {stem}(.gz) in {d}")
 
 
-def make_csvs(d):
-    """Fashion-MNIST as CSV (p0..p783 as 0-255, label last), converted once;
-    and the first SETTINGS["rows"] rows of each when those are cut."""
-    for split, name in (("train", "train"), ("t10k", "test")):
-        csv = os.path.join(CACHE, f"fashion-{name}.csv")
-        if not os.path.exists(csv) or os.path.getsize(csv) == 0:
-            log(f"converting Fashion-MNIST {split} to {csv} (once)")
-            subprocess.run([sys.executable, os.path.join(HERE, "idx2csv.py"),
-                            idx_file(d, f"{split}-images-idx3-ubyte"),
-                            idx_file(d, f"{split}-labels-idx1-ubyte"), csv + ".tmp"], check=True)
-            os.replace(csv + ".tmp", csv)
-        rows = SETTINGS["rows"][name]
-        if rows:
-            cut = os.path.join(CACHE, f"fashion-{name}-{rows}.csv")
-            with open(csv) as f, open(cut, "w") as out:
-                for i, line in enumerate(f):
-                    if i > rows:
-                        break
-                    out.write(line)
+IDX_STEMS = ("images-idx3-ubyte", "labels-idx1-ubyte")
+
+
+def make_idx(d):
+    """Debian's gzipped IDX files of Fashion-MNIST, decompressed once into
+    bench/.cache (the same bytes nnc reads from the .gz files, without the
+    zlib time in every run, so that the (f) timings and their baseline are
+    not dominated by inflating the images)."""
+    import gzip
+    for split in ("train", "t10k"):
+        for stem in IDX_STEMS:
+            out = os.path.join(CACHE, f"{split}-{stem}")
+            if os.path.exists(out) and os.path.getsize(out) > 0:
+                continue
+            src = idx_file(d, f"{split}-{stem}")
+            log(f"decompressing {src} to {out} (once)")
+            with (gzip.open if src.endswith(".gz") else open)(src, "rb") as f, \
+                    open(out + ".tmp", "wb") as o:
+                shutil.copyfileobj(f, o)
+            os.replace(out + ".tmp", out)
 
 
 def fashion(split):
-    """The data arguments nnc is given for Fashion-MNIST's "train" or "test" set.
-    When nnc reads IDX (issue 7), this becomes the one-line change
-        return [idx_file(DATA, f"{'t10k' if split == 'test' else 'train'}-{k}") for k in
-                ("images-idx3-ubyte", "labels-idx1-ubyte")]
-    (QUICK then reads the whole sets: figures count the rows nnc printed)."""
-    rows = SETTINGS["rows"][split]
-    return [os.path.join(CACHE, f"fashion-{split}" + (f"-{rows}" if rows else "") + ".csv")]
+    """The data arguments nnc is given for Fashion-MNIST's "train" or "test"
+    set: the images then the labels, as IDX files (nnc reads IDX as the
+    arrays the PyTorch side loads with numpy: 0-255 bytes, class indices).
+    QUICK reads the whole sets too (training stops after its few steps;
+    prediction figures count the rows nnc wrote)."""
+    name = "t10k" if split == "test" else "train"
+    return [os.path.join(CACHE, f"{name}-{stem}") for stem in IDX_STEMS]
+
+
+def fashion_images(split):
+    """The features only (`nnc predict`)."""
+    return fashion(split)[:1]
+
+
+def npy_rows(path):
+    """The first axis of an NPY file's shape (from its header; no numpy)."""
+    import ast
+    import struct
+    with open(path, "rb") as f:
+        head = f.read(10)
+        if head[:6] != b"\x93NUMPY":
+            raise ValueError(f"{path}: not an NPY file")
+        if head[6] == 1:   # version 1.0: a 2-byte header length, else 4 bytes
+            n = struct.unpack("<H", head[8:10])[0]
+        else:
+            n = struct.unpack("<I", head[8:10] + f.read(2))[0]
+        return ast.literal_eval(f.read(n).decode("latin1"))["shape"][0]
 
 
 def make_tiny():
@@ -186,9 +207,9 @@ def make_tiny():
 
 def one_row():
     """The first test image's 784 pixels as one CSV line (no header, no label)."""
-    with open(os.path.join(CACHE, "fashion-test.csv")) as f:
-        f.readline()
-        return (",".join(f.readline().strip().split(",")[:784]) + "\n").encode()
+    with open(fashion_images("test")[0], "rb") as f:
+        pixels = f.read(16 + 784)[16:]   # the IDX header: magic, count, 28, 28
+    return (",".join(str(p) for p in pixels) + "\n").encode()
 
 
 # ---- FLOPs ---------------------------------------------------------------------
@@ -442,32 +463,31 @@ class Suite:
                          test_accuracy=r["test_accuracy"])
 
     def predict10k(self, ckpt, t):
-        """Best wall seconds of `nnc predict --batch-size 128` on the test set,
-        of the same with a one-Dense checkpoint (load, parse, print), and the
-        rows predicted."""
+        """Best wall seconds of `nnc predict --batch-size 128` on the test
+        images (IDX in, the probabilities out as one float32 NPY array, as
+        PyTorch's side keeps them as a tensor), of the same with a one-Dense
+        checkpoint (start, load, convert, write), and the rows predicted."""
         n = self.s["predict_repeats"]
-        out = os.path.join(CACHE, "predict.csv")
+        out = os.path.join(CACHE, "predict.npy")
         if t not in self.baseline:
             base = os.path.join(CACHE, "baseline.yaml")
             with open(base, "w") as f:
                 f.write("# bench/run: predict baseline (written by bench/suite.py): it reads the\n"
-                        "# same columns and prints the same 10 columns, ~no compute\n"
-                        "name: csv_baseline\nlayers:\n"
+                        "# same images and writes the same 10 columns, ~no compute\n"
+                        "name: predict_baseline\nlayers:\n"
                         "  - Dense: {units: 10, activation: softmax, input_shape: [784]}\n"
                         "compile: {optimizer: adam, loss: sparse_categorical_crossentropy}\n")
             bout = os.path.join(CACHE, "baseline.model")
             run([self.a.nnc, "train", base, *fashion("test"), "--epochs", "1", "--steps-per-epoch",
                  "1", "--batch-size", "128", "-v", "0", "--seed", "1", "--threads", "1", "-o", bout],
                 env=self.nnc_env)
-            cmd = [self.a.nnc, "predict", bout, *fashion("test"), "--batch-size", "128",
-                   "--threads", str(t)]
-            self.baseline[t] = best_of(n, lambda: run(cmd, env=self.nnc_env, stdout=out)[0])[0]
-        cmd = [self.a.nnc, "predict", ckpt, *fashion("test"), "--batch-size", "128",
-               "--threads", str(t)]
-        sec = best_of(n, lambda: run(cmd, env=self.nnc_env, stdout=out)[0])[0]
-        with open(out, "rb") as f:
-            rows = sum(1 for _ in f)
-        return sec, self.baseline[t], rows
+            cmd = [self.a.nnc, "predict", bout, *fashion_images("test"), "--batch-size", "128",
+                   "--threads", str(t), "--format", "npy", "-o", out]
+            self.baseline[t] = best_of(n, lambda: run(cmd, env=self.nnc_env)[0])[0]
+        cmd = [self.a.nnc, "predict", ckpt, *fashion_images("test"), "--batch-size", "128",
+               "--threads", str(t), "--format", "npy", "-o", out]
+        sec = best_of(n, lambda: run(cmd, env=self.nnc_env)[0])[0]
+        return sec, self.baseline[t], npy_rows(out)
 
     # -- (e) one row through a pipe, whole process ---------------------------------
     def predict1(self, t):
@@ -602,7 +622,7 @@ def main():
             sys.exit(f"bench/run: {b} not found: run bench/run (it builds it) or make")
     os.makedirs(CACHE, exist_ok=True)
     DATA = fashion_dir()
-    make_csvs(DATA)
+    make_idx(DATA)
     Suite(a).main()
 
 

@@ -264,14 +264,16 @@ def render(records):
     if ran & {"f-mlp", "f-cnn", "f-lstm"}:
         out.append(f"- (f) the trained models of (b)-(d) on the 10000 test images, batch 128: nnc, "
                    f"best of {s.get('predict_repeats', '?')} `nnc predict` processes minus the same "
-                   "with a one-Dense checkpoint (start, load, CSV parse and printing: what is left "
-                   "is the forward passes); PyTorch, forward passes over the in-memory test tensor "
+                   "with a one-Dense checkpoint (start, load, reading the IDX images, writing the "
+                   "10 probabilities a row as one NPY array: what is left is the forward passes); "
+                   "PyTorch, forward passes over the in-memory test tensor "
                    f"in eval mode under no_grad, best of {s.get('predict_repeats', '?')} after a "
                    "warm-up pass")
     rows = s.get("rows") or {}
     if rows.get("train") or rows.get("test"):
-        out.append(f"- both sides read only the first {rows.get('train') or 'all'} training and "
-                   f"{rows.get('test') or 'all'} test images")
+        out.append(f"- PyTorch reads only the first {rows.get('train') or 'all'} training and "
+                   f"{rows.get('test') or 'all'} test images; nnc reads the whole IDX files (it "
+                   "trains the same few steps; (f) counts the rows it wrote)")
     out.append("")
     det = []
     for r in every(records, "nnc"):

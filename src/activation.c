@@ -56,6 +56,22 @@ const char *const *activation_names(size_t *n)
 
 static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
 
+/* The element-wise loops vectorize: y and z (dz and z or dy) may be the same
+ * buffer, but element i only ever reads index i before writing it, so there
+ * is no dependence between iterations, which IVDEP tells the compiler
+ * (otherwise it checks the pointers at run time and, as they are equal,
+ * runs the scalar loop). ReLU's selects load both sides first and pick
+ * between values (x > 0 ? d : 0), so they compile to masks instead of a
+ * branch per element (a mispredicted one for about half the elements).
+ * Every result is the same bit for bit. */
+#if defined(__clang__)
+#define IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define IVDEP _Pragma("GCC ivdep")
+#else
+#define IVDEP
+#endif
+
 /* softmax along each row of a (rows, cols) block: subtract the row max so
  * exp never overflows, sum in double, scale by the reciprocal as TF's
  * softmax kernel does. y may alias z: z[j] is read before y[j] is written. */
@@ -87,8 +103,10 @@ void activation_forward(enum act_kind k, const float *z, float *y, size_t rows, 
             memmove(y, z, n * sizeof *y);
         break;
     case ACT_RELU:
-        for (size_t i = 0; i < n; i++)
-            y[i] = z[i] > 0 ? z[i] : 0;
+        IVDEP for (size_t i = 0; i < n; i++) {
+            float x = z[i];
+            y[i] = x > 0 ? x : 0.0f;
+        }
         break;
     case ACT_SIGMOID:
         for (size_t i = 0; i < n; i++)
@@ -114,7 +132,7 @@ void activation_forward(enum act_kind k, const float *z, float *y, size_t rows, 
             y[i] = fmaxf(z[i], 0) + log1pf(expf(-fabsf(z[i])));
         break;
     case ACT_SOFTSIGN: /* x / (1 + |x|) */
-        for (size_t i = 0; i < n; i++)
+        IVDEP for (size_t i = 0; i < n; i++)
             y[i] = z[i] / (1 + fabsf(z[i]));
         break;
     case ACT_HARD_SIGMOID: /* Keras 2 backend.hard_sigmoid: clip(0.2 x + 0.5, 0, 1) */
@@ -176,15 +194,17 @@ void activation_backward(enum act_kind k, const float *z, const float *y, const 
             memmove(dz, dy, n * sizeof *dz);
         break;
     case ACT_RELU:
-        for (size_t i = 0; i < n; i++)
-            dz[i] = z[i] > 0 ? dy[i] : 0;
+        IVDEP for (size_t i = 0; i < n; i++) {
+            float x = z[i], d = dy[i];
+            dz[i] = x > 0 ? d : 0.0f;
+        }
         break;
     case ACT_SIGMOID: /* s (1 - s) */
-        for (size_t i = 0; i < n; i++)
+        IVDEP for (size_t i = 0; i < n; i++)
             dz[i] = dy[i] * y[i] * (1 - y[i]);
         break;
     case ACT_TANH: /* 1 - tanh^2 */
-        for (size_t i = 0; i < n; i++)
+        IVDEP for (size_t i = 0; i < n; i++)
             dz[i] = dy[i] * (1 - y[i] * y[i]);
         break;
     case ACT_SOFTMAX:
@@ -203,7 +223,7 @@ void activation_backward(enum act_kind k, const float *z, const float *y, const 
             dz[i] = dy[i] * sigmoidf(z[i]);
         break;
     case ACT_SOFTSIGN: /* 1 / (1 + |x|)^2 */
-        for (size_t i = 0; i < n; i++) {
+        IVDEP for (size_t i = 0; i < n; i++) {
             float a = 1 + fabsf(z[i]);
             dz[i] = dy[i] / (a * a);
         }
@@ -213,7 +233,7 @@ void activation_backward(enum act_kind k, const float *z, const float *y, const 
             dz[i] = z[i] > -2.5f && z[i] < 2.5f ? 0.2f * dy[i] : 0;
         break;
     case ACT_EXPONENTIAL:
-        for (size_t i = 0; i < n; i++)
+        IVDEP for (size_t i = 0; i < n; i++)
             dz[i] = dy[i] * y[i];
         break;
     case ACT_GELU: /* Phi(x) + x phi(x), phi the standard normal density */
@@ -231,8 +251,10 @@ void activation_backward(enum act_kind k, const float *z, const float *y, const 
         }
         break;
     case ACT_RELU6:
-        for (size_t i = 0; i < n; i++)
-            dz[i] = z[i] > 0 && z[i] < 6 ? dy[i] : 0;
+        IVDEP for (size_t i = 0; i < n; i++) {
+            float x = z[i], d = dy[i];
+            dz[i] = x > 0 && x < 6 ? d : 0.0f;
+        }
         break;
     case ACT_LEAKY_RELU:
         for (size_t i = 0; i < n; i++)

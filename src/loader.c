@@ -36,7 +36,10 @@ static void read_row(struct loader *l, size_t i, const float **x, const float **
         *y = l->row + ds->n_x;
 }
 
-static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t first, size_t B)
+/* The batch's rows into b (targets, weights, and the inputs when into is
+ * NULL) or with the inputs straight into the model's (into). */
+static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t first, size_t B,
+                   struct model *into)
 {
     const struct model *m = l->m;
     const struct dataset *ds = l->ds;
@@ -47,9 +50,11 @@ static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t 
         float *xb = b->x;
         for (size_t k = 0; k < m->n_inputs; k++) {
             size_t size = shape_size(&m->inputs[k]->out);
-            memcpy(xb + s * size, x, size * sizeof *x);
+            float *dst = into ? into->inputs[k]->y : xb; /* b->x is NULL when inline */
+            memcpy(dst + s * size, x, size * sizeof *x);
             x += size;
-            xb += B * size;
+            if (!into)
+                xb += B * size;
         }
         float *block = b->y;
         for (size_t k = 0; k < m->n_outputs; k++) {
@@ -77,7 +82,7 @@ static void *loader_main(void *arg)
         const size_t *idx = l->idx;
         size_t first = l->first, B = l->B;
         pthread_mutex_unlock(&l->mu);
-        gather(l, b, idx, first, B);
+        gather(l, b, idx, first, B, NULL);
         pthread_mutex_lock(&l->mu);
         b->ready = true;
         l->pending = false;
@@ -95,26 +100,29 @@ void loader_start(struct loader *l, const struct model *m, const struct dataset 
     l->bs = bs;
     l->row = xcalloc(ds->n_x + ds->n_y + 1, sizeof *l->row);
     for (int k = 0; k < 2; k++) {
-        l->slot[k].x = xcalloc(bs * (ds->n_x ? ds->n_x : 1), sizeof(float));
+        /* Inputs are staged only by the thread (see below). */
+        l->slot[k].x = ds->mapped ? xcalloc(bs * (ds->n_x ? ds->n_x : 1), sizeof(float)) : NULL;
         l->slot[k].y = xcalloc(bs * (ds->n_y ? ds->n_y : 1), sizeof(float));
         l->slot[k].w = ds->w ? xcalloc(bs, sizeof(float)) : NULL;
         l->slot[k].step = -1;
     }
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
-    l->threaded = pthread_create(&l->thread, NULL, loader_main, l) == 0;
+    /* Rows in memory are gathered inline, by loader_take, straight into
+     * the model's inputs: the thread would save nothing (its staging copy
+     * has to be copied into the inputs anyway) and cost two futex wake-ups
+     * and context switches a step. It pays for a mapped dataset (the
+     * cache), whose rows may need reading. */
+    if (ds->mapped)
+        l->threaded = pthread_create(&l->thread, NULL, loader_main, l) == 0;
 }
 
 void loader_request(struct loader *l, long step, const size_t *idx, size_t first, size_t B)
 {
     NNC_ASSERT(B <= l->bs);
     struct batch *b = &l->slot[step & 1];
-    if (!l->threaded) {
-        b->step = step;
-        gather(l, b, idx, first, B);
-        b->ready = true;
+    if (!l->threaded) /* loader_take gathers it */
         return;
-    }
     pthread_mutex_lock(&l->mu);
     while (l->pending) /* at most one batch ahead */
         pthread_cond_wait(&l->cv, &l->mu);
@@ -133,14 +141,19 @@ const struct batch *loader_take(struct loader *l, struct model *m, long step, co
                                 size_t first, size_t B)
 {
     struct batch *b = &l->slot[step & 1];
+    if (!l->threaded) {
+        NNC_ASSERT(B <= l->bs);
+        b->step = step;
+        gather(l, b, idx, first, B, m);
+        b->ready = true;
+        return b;
+    }
     if (b->step != step)
         loader_request(l, step, idx, first, B);
-    if (l->threaded) {
-        pthread_mutex_lock(&l->mu);
-        while (!b->ready)
-            pthread_cond_wait(&l->cv, &l->mu);
-        pthread_mutex_unlock(&l->mu);
-    }
+    pthread_mutex_lock(&l->mu);
+    while (!b->ready)
+        pthread_cond_wait(&l->cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
     NNC_ASSERT(b->B == B);
     const float *x = b->x;
     for (size_t k = 0; k < m->n_inputs; k++) {

@@ -1,6 +1,7 @@
-/* The batch loader: a thread that gathers batch k+1 (rows by index from the
- * dataset, in memory or mapped from the cache) into one of two staging
- * slots while batch k trains. The caller asks for batches in order; the
+/* The batch loader: a thread that gathers batch k+1 (rows by index from a
+ * dataset mapped from the cache; rows in memory are simply copied into the
+ * model's inputs when taken) into one of two staging slots while batch k
+ * trains. The caller asks for batches in order; the
  * loader never runs ahead of what it was asked, so the order of the rows
  * (and of everything drawn from the rng) is the same as gathering inline:
  * results are bit-identical with or without it. Slots are sized at
@@ -43,7 +44,8 @@ struct loader {
 };
 
 /* Sizes the slots for batches of up to bs samples and starts the thread
- * (gathers inline if it cannot be started). */
+ * for a mapped dataset (gathers inline if it cannot be started). Rows in
+ * memory are gathered inline, by loader_take, into the model's inputs. */
 void loader_start(struct loader *l, const struct model *m, const struct dataset *ds, size_t bs);
 /* Asks for batch `step`: samples idx[first .. first+B) (first .. first+B
  * when idx is NULL). idx must not change until the batch is taken. */

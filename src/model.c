@@ -588,7 +588,9 @@ double model_backward_weighted(struct model *m, size_t B, const float *y_true, c
 double model_backward_outputs(struct model *m, size_t B, const float *y_true, const float *w,
                               double *per_output)
 {
-    memset(m->dw, 0, m->n_weights * sizeof *m->dw);
+    if (!m->dw_zero) /* the optimizer cleared it (train.c) */
+        memset(m->dw, 0, m->n_weights * sizeof *m->dw);
+    m->dw_zero = false;
     for (size_t i = 0; i < m->n_nodes; i++)
         if (!node_is_input(&m->nodes[i]) && (m->nodes[i].needs_grad || m->nodes[i].is_output))
             memset(m->nodes[i].dy, 0, B * shape_size(&m->nodes[i].out) * sizeof(float));

@@ -101,6 +101,7 @@ struct model {
     char *output_names[MODEL_MAX_IO];
     size_t n_weights;           /* floats in w (and dw) */
     float *w, *dw;
+    bool dw_zero;               /* dw is all zeros: backward need not clear it */
     struct compile_conf compile;
     /* Workspace */
     size_t max_batch;

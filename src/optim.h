@@ -1,8 +1,10 @@
 /* Optimizers with Keras (tf.keras 2) update rules and default
  * hyper-parameters. State is flat: slot s of parameter i lives at
  * state[s * n_total + i], so a step over any parameter range is a plain loop.
- * Per batch: optim_clip once over all trainable ranges, then optim_step per
- * range, all with the same `iteration` (the steps taken before this one). */
+ * Per batch: optim_clip once over all trainable ranges, then optim_update
+ * over all of them (or optim_step per range), all with the same `iteration`
+ * (the steps taken before this one). optim.c parses and serializes,
+ * optim_update.c clips and updates. */
 #ifndef NNC_OPTIM_H
 #define NNC_OPTIM_H
 
@@ -70,5 +72,14 @@ void optim_clip(const struct optimizer *o, float *g, const struct optim_var *var
  * steps taken before this one (0 on the first step). */
 void optim_step(const struct optimizer *o, float *w, const float *g, float *state,
                 size_t n_total, size_t begin, size_t end, long iteration);
+/* optim_step over every range vars[0..n_vars) in one pass, split over nnc's
+ * pool (parallel.h) when it has more than one thread; the same result. */
+void optim_update(const struct optimizer *o, float *w, const float *g, float *state,
+                  size_t n_total, const struct optim_var *vars, size_t n_vars, long iteration);
+/* optim_update, then g = 0 over the ranges, block by block while each block
+ * of g is still in cache (cheaper than clearing the gradient apart). */
+void optim_update_clear(const struct optimizer *o, float *w, float *g, float *state,
+                        size_t n_total, const struct optim_var *vars, size_t n_vars,
+                        long iteration);
 
 #endif

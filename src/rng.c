@@ -43,6 +43,24 @@ uint64_t rng_next(struct rng *r)
     return out;
 }
 
+/* rng_next n times into out, the state kept in locals (registers) for the
+ * loop: the same numbers as n calls. */
+void rng_fill(struct rng *r, uint64_t *out, size_t n)
+{
+    uint64_t s0 = r->s[0], s1 = r->s[1], s2 = r->s[2], s3 = r->s[3];
+    for (size_t i = 0; i < n; i++) {
+        out[i] = rotl(s1 * 5, 7) * 9;
+        uint64_t t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = rotl(s3, 45);
+    }
+    r->s[0] = s0, r->s[1] = s1, r->s[2] = s2, r->s[3] = s3;
+}
+
 /* The top 53 bits as a multiple of 2^-53: every double in [0, 1) with that
  * spacing is equally likely. */
 double rng_uniform(struct rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }

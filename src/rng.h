@@ -13,6 +13,7 @@ struct rng {
 
 void rng_seed(struct rng *r, uint64_t seed);
 uint64_t rng_next(struct rng *r);
+void rng_fill(struct rng *r, uint64_t *out, size_t n); /* n rng_next draws, faster */
 double rng_uniform(struct rng *r);          /* [0, 1), 53 bits */
 double rng_normal(struct rng *r);           /* standard normal */
 size_t rng_below(struct rng *r, size_t n);  /* uniform in [0, n), unbiased; n > 0 */

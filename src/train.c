@@ -264,6 +264,12 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
     size_t steps = fc->steps_per_epoch ? (size_t)fc->steps_per_epoch : pass_steps;
     size_t n_vars;
     struct optim_var *vars = trainable_vars(m, &n_vars);
+    /* When the variables cover every weight, the optimizer's pass can leave
+     * all of dw zero for the next step's backward (model.h dw_zero). */
+    size_t n_trainable = 0;
+    for (size_t v = 0; v < n_vars; v++)
+        n_trainable += vars[v].end - vars[v].begin;
+    bool all_trainable = n_trainable == m->n_weights;
     struct running run;
     running_init(m, &run);
 
@@ -335,9 +341,14 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
             double per_output[MODEL_MAX_IO];
             double loss = model_backward_outputs(m, B, y_batch, w, per_output);
             optim_clip(&m->compile.optimizer, m->dw, vars, n_vars);
-            for (size_t v = 0; v < n_vars; v++)
-                optim_step(&m->compile.optimizer, m->w, m->dw, state, m->n_weights,
-                           vars[v].begin, vars[v].end, meta->iterations);
+            if (all_trainable) { /* the update clears dw for the next backward */
+                optim_update_clear(&m->compile.optimizer, m->w, m->dw, state, m->n_weights, vars,
+                                   n_vars, meta->iterations);
+                m->dw_zero = true;
+            } else {
+                optim_update(&m->compile.optimizer, m->w, m->dw, state, m->n_weights, vars,
+                             n_vars, meta->iterations);
+            }
             model_apply_constraints(m);
             meta->iterations++;
             accumulate(m, B, loss, per_output, y_batch, &run, row);
