@@ -1,6 +1,7 @@
 /* Fuzz target: model files (nnc YAML, Keras to_json/to_yaml, TensorFlow.js
  * model.json). The input is written as a model file and goes the way of
- * `nnc summary` and the start of `nnc train`: model_load, the summary
+ * `nnc summary` (None dimensions read, with a length of 5) and the start of
+ * `nnc train`: model_load, the summary
  * table, then the fit: and data: sections. A model that builds and is small
  * (see run) is then run: adapt, a training step and a prediction on a
  * batch of 2, so that a configuration the checks let through but the layer
@@ -19,6 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct model m;
     struct model_file mf;
     struct diag d;
+    /* None dimensions load (as for nnc summary) with a small length. */
+    layer_set_free_length(5);
     if (model_load(path, &m, &mf, &d) < 0) {
         fuzz_note("model_load", d.msg);
         return 0;
