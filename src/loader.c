@@ -32,7 +32,7 @@ static void read_row(struct loader *l, size_t i, const float **x, const float **
     /* Targets of up to 2 floats come through the map: resident, they take
      * no more than the epoch's permutation (8 bytes a row), and a row
      * costs one system call instead of two. */
-    if (ds->n_y > 2 && pread(ds->fd, l->row + ds->n_x, yb, yo) == (ssize_t)yb)
+    if (ds->n_y > 2 && !ds->y_owned && pread(ds->fd, l->row + ds->n_x, yb, yo) == (ssize_t)yb)
         *y = l->row + ds->n_x;
 }
 
