@@ -5,45 +5,89 @@
 #include <string.h>
 #include <unistd.h>
 
-
-/* A mapped dataset up to this size is read through its map: all of it may
- * become resident, which stays within the memory bound nnc promises (256
- * MB plus the model), and a row costs no system call (pread made a
- * 60000-row Fashion-MNIST epoch 13% slower). */
+/* A mapped dataset up to this size ($NNC_MAP_RESIDENT bytes, if set) is
+ * read through its map: all of it may become resident, which stays within
+ * the memory bound nnc promises (256 MB plus the model), and a row costs
+ * no system call (pread made a 60000-row Fashion-MNIST epoch 13% slower).
+ * A larger one is read with pread: random rows touched through a map would
+ * stay resident (with the kernel's fault-around, 64 KiB a row), the page
+ * cache does not count. (Reading through the map and dropping its pages
+ * with madvise every so often cost 2-3x pread's time a row here: every row
+ * is a page fault again. bench/README.md.) */
 #define LOADER_MAP_RESIDENT ((size_t)256 << 20)
 
-/* Row i of a dataset (x: n_x floats, then y: n_y floats) into the loader's
- * row buffer. A larger mapped dataset is read with pread rather than
- * through the map: random rows touched through a map would stay resident
- * (with the kernel's fault-around, 64 KiB a row), the page cache does not
- * count. */
-static void read_row(struct loader *l, size_t i, const float **x, const float **y)
+struct row_ref {
+    size_t row, s; /* dataset row, place in the batch */
+};
+
+static int by_row(const void *a, const void *b)
+{
+    size_t x = ((const struct row_ref *)a)->row, y = ((const struct row_ref *)b)->row;
+    return x < y ? -1 : x > y;
+}
+
+/* pread of rows rows[0 .. count) (consecutive) of a block (width floats a
+ * row, starting at p) into out; false on an I/O error. */
+static bool read_run(const struct dataset *ds, const float *block, size_t width, size_t row,
+                     size_t count, float *out)
+{
+    size_t bytes = count * width * sizeof *out;
+    off_t at = (off_t)((const unsigned char *)(block + row * width) - ds->base);
+    return pread(ds->fd, out, bytes, at) == (ssize_t)bytes;
+}
+
+/* Points xp[s] and yp[s] at the rows of batch sample s. With pread, the
+ * batch's rows are read in file order, runs of consecutive rows (a
+ * sequential pass: evaluate, validation, shuffle false) in one call, into
+ * the staging buffers. */
+static void locate_rows(struct loader *l, const size_t *idx, size_t first, size_t B)
 {
     const struct dataset *ds = l->ds;
-    *x = ds->x + i * ds->n_x;
-    *y = ds->y + i * ds->n_y;
-    if (!ds->mapped || ds->map_len <= LOADER_MAP_RESIDENT)
+    size_t n_x = ds->n_x, n_y = ds->n_y;
+    if (!l->pread) {
+        for (size_t s = 0; s < B; s++) {
+            size_t i = idx ? idx[first + s] : first + s;
+            l->xp[s] = ds->x + i * n_x;
+            l->yp[s] = ds->y + i * n_y;
+        }
         return;
-    size_t xb = ds->n_x * sizeof(float), yb = ds->n_y * sizeof(float);
-    off_t xo = (off_t)((const unsigned char *)*x - ds->base);
-    off_t yo = (off_t)((const unsigned char *)*y - ds->base);
-    if (pread(ds->fd, l->row, xb, xo) == (ssize_t)xb)
-        *x = l->row; /* else (an I/O error): through the map */
-    /* Targets of up to 2 floats come through the map: resident, they take
-     * no more than the epoch's permutation (8 bytes a row), and a row
-     * costs one system call instead of two. */
-    if (ds->n_y > 2 && !ds->y_owned && pread(ds->fd, l->row + ds->n_x, yb, yo) == (ssize_t)yb)
-        *y = l->row + ds->n_x;
+    }
+    for (size_t s = 0; s < B; s++)
+        l->ref[s] = (struct row_ref){idx ? idx[first + s] : first + s, s};
+    bool sorted = true;
+    for (size_t s = 1; s < B && sorted; s++)
+        sorted = l->ref[s - 1].row <= l->ref[s].row;
+    if (!sorted)
+        qsort(l->ref, B, sizeof *l->ref, by_row);
+    /* Targets of up to 2 floats (or converted into memory) come through
+     * the map or memory: resident, they take no more than the epoch's
+     * permutation (8 bytes a row), and a row costs one system call
+     * instead of two. */
+    bool y_read = n_y > 2 && !ds->y_owned;
+    for (size_t k = 0; k < B;) {
+        size_t run = 1, row = l->ref[k].row;
+        while (k + run < B && l->ref[k + run].row == row + run)
+            run++;
+        bool x_ok = read_run(ds, ds->x, n_x, row, run, l->xs + k * n_x);
+        bool y_ok = y_read && read_run(ds, ds->y, n_y, row, run, l->ys + k * n_y);
+        for (size_t j = 0; j < run; j++) {
+            size_t s = l->ref[k + j].s;
+            /* (After an I/O error: through the map.) */
+            l->xp[s] = x_ok ? l->xs + (k + j) * n_x : ds->x + (row + j) * n_x;
+            l->yp[s] = y_ok ? l->ys + (k + j) * n_y : ds->y + (row + j) * n_y;
+        }
+        k += run;
+    }
 }
 
 static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t first, size_t B)
 {
     const struct model *m = l->m;
     const struct dataset *ds = l->ds;
+    locate_rows(l, idx, first, B);
     for (size_t s = 0; s < B; s++) {
         size_t i = idx ? idx[first + s] : first + s;
-        const float *x, *y;
-        read_row(l, i, &x, &y);
+        const float *x = l->xp[s], *y = l->yp[s];
         float *xb = b->x;
         for (size_t k = 0; k < m->n_inputs; k++) {
             size_t size = shape_size(&m->inputs[k]->out);
@@ -93,7 +137,18 @@ void loader_start(struct loader *l, const struct model *m, const struct dataset 
     l->m = m;
     l->ds = ds;
     l->bs = bs;
-    l->row = xcalloc(ds->n_x + ds->n_y + 1, sizeof *l->row);
+    size_t resident = LOADER_MAP_RESIDENT;
+    const char *env = getenv("NNC_MAP_RESIDENT");
+    if (env && env[0])
+        resident = (size_t)strtoull(env, NULL, 10);
+    l->pread = ds->mapped && ds->map_len > resident;
+    l->xp = xcalloc(bs, sizeof *l->xp);
+    l->yp = xcalloc(bs, sizeof *l->yp);
+    if (l->pread) {
+        l->ref = xcalloc(bs, sizeof *l->ref);
+        l->xs = xcalloc(bs * ds->n_x + 1, sizeof *l->xs);
+        l->ys = xcalloc(bs * ds->n_y + 1, sizeof *l->ys);
+    }
     for (int k = 0; k < 2; k++) {
         l->slot[k].x = xcalloc(bs * (ds->n_x ? ds->n_x : 1), sizeof(float));
         l->slot[k].y = xcalloc(bs * (ds->n_y ? ds->n_y : 1), sizeof(float));
@@ -162,7 +217,11 @@ void loader_stop(struct loader *l)
     }
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
-    free(l->row);
+    free(l->xp);
+    free(l->yp);
+    free(l->ref);
+    free(l->xs);
+    free(l->ys);
     for (int k = 0; k < 2; k++) {
         free(l->slot[k].x);
         free(l->slot[k].y);

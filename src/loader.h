@@ -30,7 +30,13 @@ struct loader {
     const struct dataset *ds;
     size_t bs;
     struct batch slot[2];
-    float *row;             /* one row (x then y) read from a mapped dataset */
+    /* Where each sample of the batch being gathered is (bs pointers). */
+    const float **xp, **yp;
+    /* A large mapped dataset is read with pread (loader.c): the batch's
+     * rows in file order (ref), staged in xs, ys (bs rows each). */
+    bool pread;
+    struct row_ref *ref;
+    float *xs, *ys;
     /* The pending request (guarded by mu). */
     bool pending, quit;
     const size_t *idx;

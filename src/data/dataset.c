@@ -800,6 +800,7 @@ void dataset_split_tail(struct dataset *ds, size_t count, struct dataset *tail)
     tail->first_line = ds->first_line + keep;
     if (ds->mapped) { /* the tail of the map, not a copy */
         tail->mapped = true;
+        tail->map_len = ds->map_len; /* (the loader's choice; the map stays ds's) */
         tail->fd = ds->fd;
         tail->base = ds->base;
         tail->x = ds->x + keep * ds->n_x;
