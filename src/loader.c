@@ -1,19 +1,24 @@
 /* The batch loader (see loader.h). */
 #include "loader.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* A mapped dataset up to this size ($NNC_MAP_RESIDENT bytes, if set) is
  * read through its map: all of it may become resident, which stays within
  * the memory bound nnc promises (256 MB plus the model), and a row costs
  * no system call (pread made a 60000-row Fashion-MNIST epoch 13% slower).
- * A larger one is read with pread: random rows touched through a map would
- * stay resident (with the kernel's fault-around, 64 KiB a row), the page
- * cache does not count. (Reading through the map and dropping its pages
- * with madvise every so often cost 2-3x pread's time a row here: every row
- * is a page fault again. bench/README.md.) */
+ * Of a larger one, the rows in the first half of that many bytes of each
+ * block (x, y) are still read through the map (they stay resident: half
+ * the bound, leaving room for the epoch's permutation and the targets), the
+ * others with pread: random rows touched through a map would stay resident
+ * (with the kernel's fault-around, 64 KiB a row), the page cache does not
+ * count. (Reading every row through the map and dropping its pages with
+ * madvise every so often cost 2-3x pread's time a row here: every row is a
+ * page fault again. bench/README.md.) */
 #define LOADER_MAP_RESIDENT ((size_t)256 << 20)
 
 struct row_ref {
@@ -26,55 +31,66 @@ static int by_row(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* pread of rows rows[0 .. count) (consecutive) of a block (width floats a
- * row, starting at p) into out; false on an I/O error. */
-static bool read_run(const struct dataset *ds, const float *block, size_t width, size_t row,
-                     size_t count, float *out)
+/* Reads rows row .. row+count of a block (width floats a row) with one
+ * preadv into dst[0 .. count) (a row each); false on an I/O error. */
+static bool read_run(const struct loader *l, const float *block, size_t width, size_t row,
+                     size_t count, float *const *dst)
 {
-    size_t bytes = count * width * sizeof *out;
+    const struct dataset *ds = l->ds;
+    size_t bytes = width * sizeof(float);
+    for (size_t j = 0; j < count; j++)
+        l->iov[j] = (struct iovec){dst[j], bytes};
     off_t at = (off_t)((const unsigned char *)(block + row * width) - ds->base);
-    return pread(ds->fd, out, bytes, at) == (ssize_t)bytes;
+    return preadv(ds->fd, l->iov, (int)count, at) == (ssize_t)(count * bytes);
 }
 
-/* Points xp[s] and yp[s] at the rows of batch sample s. With pread, the
- * batch's rows are read in file order, runs of consecutive rows (a
- * sequential pass: evaluate, validation, shuffle false) in one call, into
- * the staging buffers. */
-static void locate_rows(struct loader *l, const size_t *idx, size_t first, size_t B)
+/* Where each sample's rows go (b's own rows when the model has one input
+ * or output: no copy after the read), where they are (xp, yp). With pread,
+ * the batch's rows are read in file order, runs of consecutive rows (a
+ * sequential pass: evaluate, validation, shuffle false) in one call. */
+static void locate_rows(struct loader *l, struct batch *b, const size_t *idx, size_t first,
+                        size_t B)
 {
     const struct dataset *ds = l->ds;
     size_t n_x = ds->n_x, n_y = ds->n_y;
-    if (!l->pread) {
-        for (size_t s = 0; s < B; s++) {
-            size_t i = idx ? idx[first + s] : first + s;
-            l->xp[s] = ds->x + i * n_x;
-            l->yp[s] = ds->y + i * n_y;
-        }
-        return;
+    for (size_t s = 0; s < B; s++) {
+        size_t i = idx ? idx[first + s] : first + s;
+        l->xp[s] = ds->x + i * n_x;
+        l->yp[s] = ds->y + i * n_y;
     }
-    for (size_t s = 0; s < B; s++)
-        l->ref[s] = (struct row_ref){idx ? idx[first + s] : first + s, s};
+    if (!l->pread)
+        return;
+    size_t n = 0;
+    for (size_t s = 0; s < B; s++) {
+        size_t i = idx ? idx[first + s] : first + s;
+        if (i >= l->map_rows_x || (l->y_read && i >= l->map_rows_y))
+            l->ref[n++] = (struct row_ref){i, s};
+    }
     bool sorted = true;
-    for (size_t s = 1; s < B && sorted; s++)
-        sorted = l->ref[s - 1].row <= l->ref[s].row;
+    for (size_t k = 1; k < n && sorted; k++)
+        sorted = l->ref[k - 1].row <= l->ref[k].row;
     if (!sorted)
-        qsort(l->ref, B, sizeof *l->ref, by_row);
-    /* Targets of up to 2 floats (or converted into memory) come through
-     * the map or memory: resident, they take no more than the epoch's
-     * permutation (8 bytes a row), and a row costs one system call
-     * instead of two. */
-    bool y_read = n_y > 2 && !ds->y_owned;
-    for (size_t k = 0; k < B;) {
+        qsort(l->ref, n, sizeof *l->ref, by_row);
+    bool one_in = l->m->n_inputs == 1, one_out = l->m->n_outputs == 1;
+    for (size_t k = 0; k < n;) {
         size_t run = 1, row = l->ref[k].row;
-        while (k + run < B && l->ref[k + run].row == row + run)
+        /* (A run stays on one side of the resident rows' ends.) */
+        while (k + run < n && run < l->max_run && l->ref[k + run].row == row + run &&
+               row + run != l->map_rows_x && row + run != l->map_rows_y)
             run++;
-        bool x_ok = read_run(ds, ds->x, n_x, row, run, l->xs + k * n_x);
-        bool y_ok = y_read && read_run(ds, ds->y, n_y, row, run, l->ys + k * n_y);
         for (size_t j = 0; j < run; j++) {
             size_t s = l->ref[k + j].s;
-            /* (After an I/O error: through the map.) */
-            l->xp[s] = x_ok ? l->xs + (k + j) * n_x : ds->x + (row + j) * n_x;
-            l->yp[s] = y_ok ? l->ys + (k + j) * n_y : ds->y + (row + j) * n_y;
+            l->xdst[j] = one_in ? b->x + s * n_x : l->xs + s * n_x;
+            l->ydst[j] = one_out ? b->y + s * n_y : l->ys + s * n_y;
+        }
+        /* (After an I/O error: through the map.) */
+        bool x_ok = row >= l->map_rows_x && read_run(l, ds->x, n_x, row, run, l->xdst);
+        bool y_ok = l->y_read && row >= l->map_rows_y && read_run(l, ds->y, n_y, row, run, l->ydst);
+        for (size_t j = 0; j < run; j++) {
+            if (x_ok)
+                l->xp[l->ref[k + j].s] = l->xdst[j];
+            if (y_ok)
+                l->yp[l->ref[k + j].s] = l->ydst[j];
         }
         k += run;
     }
@@ -84,21 +100,23 @@ static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t 
 {
     const struct model *m = l->m;
     const struct dataset *ds = l->ds;
-    locate_rows(l, idx, first, B);
+    locate_rows(l, b, idx, first, B);
     for (size_t s = 0; s < B; s++) {
         size_t i = idx ? idx[first + s] : first + s;
         const float *x = l->xp[s], *y = l->yp[s];
         float *xb = b->x;
         for (size_t k = 0; k < m->n_inputs; k++) {
             size_t size = shape_size(&m->inputs[k]->out);
-            memcpy(xb + s * size, x, size * sizeof *x);
+            if (x != xb + s * size) /* (read into place) */
+                memcpy(xb + s * size, x, size * sizeof *x);
             x += size;
             xb += B * size;
         }
         float *block = b->y;
         for (size_t k = 0; k < m->n_outputs; k++) {
             size_t tw = model_target_size_at(m, k);
-            memcpy(block + s * tw, y, tw * sizeof *y);
+            if (y != block + s * tw)
+                memcpy(block + s * tw, y, tw * sizeof *y);
             y += tw;
             block += B * tw;
         }
@@ -145,9 +163,24 @@ void loader_start(struct loader *l, const struct model *m, const struct dataset 
     l->xp = xcalloc(bs, sizeof *l->xp);
     l->yp = xcalloc(bs, sizeof *l->yp);
     if (l->pread) {
+        /* Targets of up to 2 floats (or converted into memory) come through
+         * the map or memory: resident, they take no more than the epoch's
+         * permutation (8 bytes a row), and a row costs one system call
+         * instead of two. */
+        l->y_read = ds->n_y > 2 && !ds->y_owned;
+        size_t half = resident / 2;
+        l->map_rows_x = half / (ds->n_x * sizeof(float) + 1);
+        l->map_rows_y = half / (ds->n_y * sizeof(float) + 1);
+        long iov_max = sysconf(_SC_IOV_MAX);
+        l->max_run = iov_max > 0 && iov_max < 1024 ? (size_t)iov_max : 1024;
         l->ref = xcalloc(bs, sizeof *l->ref);
-        l->xs = xcalloc(bs * ds->n_x + 1, sizeof *l->xs);
-        l->ys = xcalloc(bs * ds->n_y + 1, sizeof *l->ys);
+        l->iov = xcalloc(l->max_run, sizeof *l->iov);
+        l->xdst = xcalloc(l->max_run, sizeof *l->xdst);
+        l->ydst = xcalloc(l->max_run, sizeof *l->ydst);
+        if (m->n_inputs > 1)
+            l->xs = xcalloc(bs * ds->n_x + 1, sizeof *l->xs);
+        if (m->n_outputs > 1)
+            l->ys = xcalloc(bs * ds->n_y + 1, sizeof *l->ys);
     }
     for (int k = 0; k < 2; k++) {
         l->slot[k].x = xcalloc(bs * (ds->n_x ? ds->n_x : 1), sizeof(float));
@@ -220,6 +253,9 @@ void loader_stop(struct loader *l)
     free(l->xp);
     free(l->yp);
     free(l->ref);
+    free(l->iov);
+    free(l->xdst);
+    free(l->ydst);
     free(l->xs);
     free(l->ys);
     for (int k = 0; k < 2; k++) {
