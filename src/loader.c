@@ -11,10 +11,12 @@
  * read through its map: all of it may become resident, which stays within
  * the memory bound nnc promises (256 MB plus the model), and a row costs
  * no system call (pread made a 60000-row Fashion-MNIST epoch 13% slower).
- * Of a larger one, the rows in the first half of that many bytes of each
- * block (x, y) are still read through the map (they stay resident: half
- * the bound, leaving room for the epoch's permutation and the targets), the
- * others with pread: random rows touched through a map would stay resident
+ * Of a larger one, read in a shuffled order, the first rows are still read
+ * through the map, as many as fit in half that many bytes less what the
+ * epoch's permutation (8 bytes a row) and the resident targets take (they
+ * stay resident: the whole stays within the bound), the others with
+ * pread, as are all rows of a sequential pass (evaluate, validation, no
+ * shuffle: consecutive rows come in one call): random rows touched through a map would stay resident
  * (with the kernel's fault-around, 64 KiB a row), the page cache does not
  * count. (Reading every row through the map and dropping its pages with
  * madvise every so often cost 2-3x pread's time a row here: every row is a
@@ -60,10 +62,10 @@ static void locate_rows(struct loader *l, struct batch *b, const size_t *idx, si
     }
     if (!l->pread)
         return;
-    size_t n = 0;
+    size_t n = 0, map_rows = idx ? l->map_rows : 0;
     for (size_t s = 0; s < B; s++) {
         size_t i = idx ? idx[first + s] : first + s;
-        if (i >= l->map_rows_x || (l->y_read && i >= l->map_rows_y))
+        if (i >= map_rows)
             l->ref[n++] = (struct row_ref){i, s};
     }
     bool sorted = true;
@@ -74,9 +76,7 @@ static void locate_rows(struct loader *l, struct batch *b, const size_t *idx, si
     bool one_in = l->m->n_inputs == 1, one_out = l->m->n_outputs == 1;
     for (size_t k = 0; k < n;) {
         size_t run = 1, row = l->ref[k].row;
-        /* (A run stays on one side of the resident rows' ends.) */
-        while (k + run < n && run < l->max_run && l->ref[k + run].row == row + run &&
-               row + run != l->map_rows_x && row + run != l->map_rows_y)
+        while (k + run < n && run < l->max_run && l->ref[k + run].row == row + run)
             run++;
         for (size_t j = 0; j < run; j++) {
             size_t s = l->ref[k + j].s;
@@ -84,8 +84,8 @@ static void locate_rows(struct loader *l, struct batch *b, const size_t *idx, si
             l->ydst[j] = one_out ? b->y + s * n_y : l->ys + s * n_y;
         }
         /* (After an I/O error: through the map.) */
-        bool x_ok = row >= l->map_rows_x && read_run(l, ds->x, n_x, row, run, l->xdst);
-        bool y_ok = l->y_read && row >= l->map_rows_y && read_run(l, ds->y, n_y, row, run, l->ydst);
+        bool x_ok = read_run(l, ds->x, n_x, row, run, l->xdst);
+        bool y_ok = l->y_read && read_run(l, ds->y, n_y, row, run, l->ydst);
         for (size_t j = 0; j < run; j++) {
             if (x_ok)
                 l->xp[l->ref[k + j].s] = l->xdst[j];
@@ -168,9 +168,9 @@ void loader_start(struct loader *l, const struct model *m, const struct dataset 
          * permutation (8 bytes a row), and a row costs one system call
          * instead of two. */
         l->y_read = ds->n_y > 2 && !ds->y_owned;
-        size_t half = resident / 2;
-        l->map_rows_x = half / (ds->n_x * sizeof(float) + 1);
-        l->map_rows_y = half / (ds->n_y * sizeof(float) + 1);
+        size_t row = (ds->n_x + (l->y_read ? ds->n_y : 0)) * sizeof(float) + 1;
+        size_t fixed = ds->n * (sizeof(size_t) + (l->y_read ? 0 : ds->n_y * sizeof(float)));
+        l->map_rows = resident / 2 > fixed ? (resident / 2 - fixed) / row : 0;
         long iov_max = sysconf(_SC_IOV_MAX);
         l->max_run = iov_max > 0 && iov_max < 1024 ? (size_t)iov_max : 1024;
         l->ref = xcalloc(bs, sizeof *l->ref);

@@ -33,12 +33,12 @@ struct loader {
     /* Where each sample of the batch being gathered is (bs pointers). */
     const float **xp, **yp;
     /* A large mapped dataset is read with preadv (loader.c) but for its
-     * first map_rows_x (x) and map_rows_y (y) rows; y only when y_read: the
+     * first map_rows rows in a shuffled order; y only when y_read: the
      * batch's rows in file order (ref), runs of up to max_run consecutive
      * rows in one call (iov, xdst, ydst), into the batch itself or, with
      * several inputs (outputs), staged in xs (ys): bs rows each. */
     bool pread, y_read;
-    size_t map_rows_x, map_rows_y, max_run;
+    size_t map_rows, max_run;
     struct row_ref *ref;
     struct iovec *iov;
     float **xdst, **ydst;

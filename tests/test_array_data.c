@@ -23,10 +23,10 @@
 static char dir[64];
 
 static const char *MODEL =
-    "layers:\n  - Dense: {units: 3, activation: softmax, input_shape: [4]}\n"
+    "layers:\n  - Dense: {units: 3, activation: softmax, input_shape: [64]}\n"
     "compile: {loss: categorical_crossentropy, optimizer: adam}\n";
 
-enum { N = 37, NX = 4 };
+enum { N = 37, NX = 64 };
 
 static void setup(void)
 {
@@ -175,6 +175,7 @@ START_TEST(test_float32_npy_is_mapped)
     ck_assert(map.mapped && map.y_owned && map.map);
     /* x is the file's bytes after the 128-byte header. */
     ck_assert_ptr_eq((const unsigned char *)map.x, (const unsigned char *)map.map + 128);
+    ck_assert_uint_gt(map.map_len, 8000); /* (test_fit_identical's bound) */
     ck_assert_uint_eq(cache_files(), 0); /* no copy anywhere */
     setenv("NNC_CACHE_DIR", "off", 1);
     ck_assert_msg(load(&n, x64, y, &mem, &d) == 0, "%s", d.msg);
@@ -295,7 +296,7 @@ END_TEST
 START_TEST(test_errors_input_before_label)
 {
     static const char *emb =
-        "layers:\n  - Embedding: {input_dim: 11, output_dim: 2, input_length: 4}\n"
+        "layers:\n  - Embedding: {input_dim: 11, output_dim: 2, input_length: 64}\n"
         "  - Flatten: {}\n  - Dense: {units: 3, activation: softmax}\n"
         "compile: {loss: sparse_categorical_crossentropy, optimizer: adam}\n";
     error_everywhere("<f4", "|u1", emb, 30 * NX + 3, 11, 5,
@@ -329,10 +330,10 @@ START_TEST(test_fit_identical)
         setenv("NNC_CACHE_DIR", cdir, 1);
         for (int f = 0; f < 2; f++)
             for (int pr = 0; pr < 3; pr++) {
-                /* Through the map; pread; the first 300 bytes of rows
-                 * through the map, the rest (of x and one-hot y) pread. */
+                /* Through the map; pread; the first dozen rows through the
+                 * map, the rest (x, and the cache's one-hot y) pread. */
                 if (pr)
-                    setenv("NNC_MAP_RESIDENT", pr == 1 ? "0" : "600", 1);
+                    setenv("NNC_MAP_RESIDENT", pr == 1 ? "0" : "8000", 1);
                 else
                     unsetenv("NNC_MAP_RESIDENT");
                 struct dataset ds;
