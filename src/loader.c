@@ -1,7 +1,6 @@
 /* The batch loader (see loader.h). */
 #include "loader.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -11,16 +10,16 @@
  * read through its map: all of it may become resident, which stays within
  * the memory bound nnc promises (256 MB plus the model), and a row costs
  * no system call (pread made a 60000-row Fashion-MNIST epoch 13% slower).
- * Of a larger one, read in a shuffled order, the first rows are still read
+ * Of a larger one, in a shuffled order, the first rows are still read
  * through the map, as many as fit in half that many bytes less what the
- * epoch's permutation (8 bytes a row) and the resident targets take (they
- * stay resident: the whole stays within the bound), the others with
- * pread, as are all rows of a sequential pass (evaluate, validation, no
- * shuffle: consecutive rows come in one call): random rows touched through a map would stay resident
- * (with the kernel's fault-around, 64 KiB a row), the page cache does not
- * count. (Reading every row through the map and dropping its pages with
- * madvise every so often cost 2-3x pread's time a row here: every row is a
- * page fault again. bench/README.md.) */
+ * epoch's permutation (8 bytes a row) and the resident targets take (the
+ * whole stays within the bound); the others, and every row of a sequential
+ * pass (evaluate, validation, shuffle false: consecutive rows in one
+ * call), with preadv: random rows touched through a map would stay
+ * resident (with the kernel's fault-around, 64 KiB a row), the page cache
+ * does not count. (Reading every row through the map and dropping its
+ * pages with madvise every so often cost 2-3x pread's time a row here:
+ * every row is a page fault again. bench/README.md.) */
 #define LOADER_MAP_RESIDENT ((size_t)256 << 20)
 
 struct row_ref {
