@@ -388,6 +388,120 @@ START_TEST(test_idx)
 }
 END_TEST
 
+/* A stored (uncompressed) zip of members name -> bytes; `pad` extra bytes
+ * in each local header (an unknown extra field) move the data's offset. */
+struct member {
+    const char *name;
+    const unsigned char *data;
+    size_t n;
+};
+
+static void put16(FILE *f, unsigned v) { fputc((int)(v & 255), f); fputc((int)(v >> 8), f); }
+static void put32(FILE *f, unsigned long v) { put16(f, (unsigned)(v & 0xffff)); put16(f, (unsigned)(v >> 16)); }
+
+static unsigned long crc32_of(const unsigned char *p, size_t n)
+{
+    unsigned long c = 0xffffffffUL;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320UL & (0UL - (c & 1)));
+    }
+    return c ^ 0xffffffffUL;
+}
+
+static void write_stored_zip(const char *path, const struct member *mb, size_t count, unsigned pad)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    unsigned long off[8], at = 0;
+    for (size_t i = 0; i < count; i++) {
+        off[i] = at;
+        size_t nl = strlen(mb[i].name), extra = pad ? 4 + pad : 0;
+        put32(f, 0x04034b50UL); put16(f, 20); put16(f, 0); put16(f, 0); put16(f, 0); put16(f, 0);
+        put32(f, crc32_of(mb[i].data, mb[i].n)); put32(f, mb[i].n); put32(f, mb[i].n);
+        put16(f, (unsigned)nl); put16(f, (unsigned)extra);
+        fwrite(mb[i].name, 1, nl, f);
+        if (pad) {
+            put16(f, 0xcafe);
+            put16(f, pad);
+            for (unsigned k = 0; k < pad; k++)
+                fputc(0, f);
+        }
+        fwrite(mb[i].data, 1, mb[i].n, f);
+        at += 30 + nl + extra + mb[i].n;
+    }
+    unsigned long cd = at;
+    for (size_t i = 0; i < count; i++) {
+        size_t nl = strlen(mb[i].name);
+        put32(f, 0x02014b50UL); put16(f, 20); put16(f, 20); put16(f, 0); put16(f, 0);
+        put16(f, 0); put16(f, 0); put32(f, crc32_of(mb[i].data, mb[i].n));
+        put32(f, mb[i].n); put32(f, mb[i].n); put16(f, (unsigned)nl); put16(f, 0); put16(f, 0);
+        put16(f, 0); put16(f, 0); put32(f, 0); put32(f, off[i]);
+        fwrite(mb[i].name, 1, nl, f);
+        at += 46 + nl;
+    }
+    put32(f, 0x06054b50UL); put16(f, 0); put16(f, 0); put16(f, (unsigned)count);
+    put16(f, (unsigned)count); put32(f, at - cd); put32(f, cd); put16(f, 0);
+    fclose(f);
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *p = malloc(*n);
+    ck_assert_uint_eq(fread(p, 1, *n, f), *n);
+    fclose(f);
+    return p;
+}
+
+/* A stored float32 member trains from the archive's map when its data is
+ * aligned in the archive, from memory when not: the same rows either way. */
+START_TEST(test_npz_stored_member)
+{
+    make_values();
+    struct net n;
+    net_load(&n, MODEL);
+    size_t xs[2] = {N, NX}, ys[1] = {N};
+    size_t nx, ny;
+    unsigned char *xb = slurp(write_npy("x.npy", "<f4", xs, 2, xv, N * NX), &nx);
+    unsigned char *yb = slurp(write_npy("y.npy", "<i8", ys, 1, yv, N), &ny);
+    struct member mb[2] = {{"x.npy", xb, nx}, {"y.npy", yb, ny}};
+    const char *aligned = path_of("a.npz"), *odd = path_of("b.npz");
+    write_stored_zip(aligned, mb, 2, 1); /* 30 + 5 + 5 + 128: the data at 168 */
+    write_stored_zip(odd, mb, 2, 0);     /* at 163 */
+    struct diag d = {{0}};
+    struct dataset a, b;
+    struct data_conf dc;
+    memset(&dc, 0, sizeof dc);
+    struct ckpt_meta meta = {0};
+    const char *pa[1] = {aligned}, *pb[1] = {odd};
+    ck_assert_msg(dataset_load_train_files(pa, 1, &dc, &n.m, &a, &meta, &d) == 0, "%s", d.msg);
+    ck_assert_msg(dataset_load_train_files(pb, 1, &dc, &n.m, &b, &meta, &d) == 0, "%s", d.msg);
+    ck_assert(a.mapped && a.y_owned);
+    ck_assert_ptr_eq((const unsigned char *)a.x, (const unsigned char *)a.map + 168);
+    ck_assert(!b.mapped);
+    same(&a, &b);
+    float *wa = calloc(n.m.n_weights, sizeof *wa), *wb = calloc(n.m.n_weights, sizeof *wb);
+    setenv("NNC_MAP_RESIDENT", "0", 1); /* pread from the archive */
+    fit(&a, wa, true);
+    fit(&b, wb, true);
+    ck_assert(!memcmp(wa, wb, n.m.n_weights * sizeof *wa));
+    free(wa);
+    free(wb);
+    dataset_free(&a);
+    dataset_free(&b);
+    ckpt_meta_free(&meta);
+    free(xb);
+    free(yb);
+    net_free(&n);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("array_data");
@@ -401,6 +515,7 @@ int main(void)
     tcase_add_test(tc, test_errors_input_before_label);
     tcase_add_test(tc, test_fit_identical);
     tcase_add_test(tc, test_idx);
+    tcase_add_test(tc, test_npz_stored_member);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
