@@ -31,7 +31,19 @@ struct loader {
     const struct dataset *ds;
     size_t bs;
     struct batch slot[2];
-    float *row;             /* one row (x then y) read from a mapped dataset */
+    /* Where each sample of the batch being gathered is (bs pointers). */
+    const float **xp, **yp;
+    /* A large mapped dataset is read with preadv (loader.c) but for its
+     * first map_rows rows in a shuffled order; y only when y_read: the
+     * batch's rows in file order (ref), runs of up to max_run consecutive
+     * rows in one call (iov, xdst, ydst), into the batch itself or, with
+     * several inputs (outputs), staged in xs (ys): bs rows each. */
+    bool pread, y_read;
+    size_t map_rows, max_run;
+    struct row_ref *ref;
+    struct iovec *iov;
+    float **xdst, **ydst;
+    float *xs, *ys;
     /* The pending request (guarded by mu). */
     bool pending, quit;
     const size_t *idx;

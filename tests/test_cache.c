@@ -311,6 +311,94 @@ START_TEST(test_cache_fit_identical)
 }
 END_TEST
 
+/* Several inputs and outputs from one CSV's column groups: the cached rows
+ * (built, then a hit) are the in-memory rows, lines included; the input
+ * check (an Embedding index) gives the same error either way. */
+static const char *GROUPS_MODEL =
+    "inputs:\n  - Input: {name: a, shape: [2]}\n  - Input: {name: b, shape: [1]}\n"
+    "layers:\n  - Embedding: {name: e, input_dim: 20, output_dim: 2, inputs: b}\n"
+    "  - Flatten: {name: f}\n  - Concatenate: {name: c, inputs: [a, f]}\n"
+    "  - Dense: {name: p, units: 3, activation: softmax, inputs: c}\n"
+    "  - Dense: {name: v, units: 2, inputs: c}\n"
+    "outputs: [p, v]\n"
+    "compile: {loss: {p: categorical_crossentropy, v: mse}, optimizer: sgd}\n";
+
+static int load_groups(struct net *n, const char *path, struct dataset *ds, struct diag *d)
+{
+    static const char *data = "{inputs: {a: [x0, x1], b: [k]}, targets: {p: [cls], v: [v0, v1]}}";
+    struct spec_doc doc;
+    ck_assert(spec_load_string(&doc, "m.yaml", data, strlen(data), d) == 0);
+    struct data_conf dc;
+    struct ckpt_meta meta = {0};
+    int rc = data_conf_parse(doc.root, &dc, d);
+    const char *paths[1] = {path};
+    if (rc == 0)
+        rc = dataset_load_multi(paths, 1, &dc, &n->m, true, &meta, ds, d);
+    spec_free(&doc);
+    ckpt_meta_free(&meta);
+    return rc;
+}
+
+START_TEST(test_cache_column_groups)
+{
+    struct net n;
+    net_load(&n, GROUPS_MODEL);
+    char path[128];
+    snprintf(path, sizeof path, "%s/g.csv", dir);
+    FILE *f;
+    /* The columns out of order; a blank line after row 20. */
+    f = fopen(path, "w");
+    fputs("v1,x0,k,cls,x1,v0\n", f);
+    for (int i = 0; i < 50; i++)
+        fprintf(f, "%d,%d,%d,%d,%d,%g\n%s", i, i % 7, i % 20, i % 3, i % 5, i * 0.5,
+                i == 20 ? "\n" : "");
+    fclose(f);
+    struct diag d = {{0}};
+    struct dataset mem, built, hit;
+    char cdir[96];
+    snprintf(cdir, sizeof cdir, "%s/cache", dir);
+    setenv("NNC_CACHE_DIR", "off", 1);
+    ck_assert_msg(load_groups(&n, path, &mem, &d) == 0, "%s", d.msg);
+    ck_assert(!mem.mapped);
+    setenv("NNC_CACHE_DIR", cdir, 1);
+    ck_assert_msg(load_groups(&n, path, &built, &d) == 0, "%s", d.msg);
+    ck_assert_msg(load_groups(&n, path, &hit, &d) == 0, "%s", d.msg);
+    ck_assert(built.mapped && hit.mapped);
+    for (const struct dataset *c = &built; c; c = c == &built ? &hit : NULL) {
+        ck_assert_uint_eq(c->n, 50);
+        ck_assert_uint_eq(c->n_x, 3);
+        ck_assert_uint_eq(c->n_y, 5);
+        ck_assert(!memcmp(c->x, mem.x, 50 * 3 * sizeof *c->x));
+        ck_assert(!memcmp(c->y, mem.y, 50 * 5 * sizeof *c->y));
+        for (size_t i = 0; i < 50; i++)
+            ck_assert_uint_eq(dataset_line(c, i), dataset_line(&mem, i));
+    }
+    /* Row 5 (i = 5): x0 5, x1 0, k 5; class 2 one-hot; v0 2.5, v1 5. */
+    ck_assert(hit.x[5 * 3] == 5 && hit.x[5 * 3 + 1] == 0 && hit.x[5 * 3 + 2] == 5);
+    ck_assert(hit.y[5 * 5 + 2] == 1 && hit.y[5 * 5 + 3] == 2.5f && hit.y[5 * 5 + 4] == 5);
+    ck_assert_uint_eq(dataset_line(&hit, 21), 24);
+    dataset_free(&mem);
+    dataset_free(&built);
+    dataset_free(&hit);
+    /* An index the Embedding cannot take, at line 12 (k = 25). */
+    f = fopen(path, "w");
+    fputs("v1,x0,k,cls,x1,v0\n", f);
+    for (int i = 0; i < 50; i++)
+        fprintf(f, "%d,%d,%d,%d,%d,%g\n", i, i % 7, i == 10 ? 25 : i % 20, i % 3, i % 5, i * 0.5);
+    fclose(f);
+    char want[1024];
+    setenv("NNC_CACHE_DIR", "off", 1);
+    ck_assert_int_eq(load_groups(&n, path, &mem, &d), -1);
+    snprintf(want, sizeof want, "%s", d.msg);
+    ck_assert_msg(strstr(want, "g.csv:12:1: ") != NULL, "%s", want);
+    setenv("NNC_CACHE_DIR", cdir, 1);
+    d.msg[0] = '\0';
+    ck_assert_int_eq(load_groups(&n, path, &built, &d), -1);
+    ck_assert_str_eq(d.msg, want);
+    net_free(&n);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cache");
@@ -326,6 +414,7 @@ int main(void)
     tcase_add_test(tc, test_cache_check_direct);
     tcase_add_test(tc, test_cache_key);
     tcase_add_test(tc, test_cache_fit_identical);
+    tcase_add_test(tc, test_cache_column_groups);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -346,11 +346,11 @@ int array_check_memory(size_t bytes, const char *name, const char *what, struct 
     return -1;
 }
 
-int array_map_file(const char *path, void **map, size_t *len, struct diag *d)
+static int map_file(const char *path, void **map, size_t *len, int *fd_out, struct diag *d)
 {
     *map = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         diag_at(d, path, 0, 0, "cannot open: %s", strerror(errno));
         return -1;
@@ -377,14 +377,42 @@ int array_map_file(const char *path, void **map, size_t *len, struct diag *d)
             rc = 0;
         }
     }
+    if (rc == 0 && fd_out && *map) {
+        *fd_out = fd;
+        return 0;
+    }
     close(fd);
     return rc;
+}
+
+int array_map_file(const char *path, void **map, size_t *len, struct diag *d)
+{
+    return map_file(path, map, len, NULL, d);
+}
+
+int array_map_file_fd(const char *path, struct array *a, struct diag *d)
+{
+    int fd = -1;
+    if (map_file(path, &a->map, &a->map_len, &fd, d) < 0)
+        return -1;
+    a->has_fd = fd >= 0;
+    a->fd = fd;
+    return 0;
+}
+
+bool array_is_native_f32(const struct array *a)
+{
+    return a->dtype == DT_F32 && a->big_endian == host_big_endian() &&
+           (!a->fortran || a->rank <= 1) && a->map && a->has_fd && a->data &&
+           (uintptr_t)a->data % _Alignof(float) == 0;
 }
 
 void array_free(struct array *a)
 {
     if (a->map)
         munmap(a->map, a->map_len);
+    if (a->has_fd)
+        close(a->fd);
     free(a->buf);
     free(a->name);
     memset(a, 0, sizeof *a);

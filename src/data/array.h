@@ -32,6 +32,8 @@ struct array {
     const unsigned char *data;    /* n * row_size * itemsize bytes */
     void *map;                    /* owned mapping (munmap) or NULL */
     size_t map_len;
+    bool has_fd;                  /* fd: the mapped file, open (array_free closes it) */
+    int fd;
     unsigned char *buf;           /* owned buffer (free) or NULL */
 };
 
@@ -70,6 +72,14 @@ int array_check_memory(size_t bytes, const char *name, const char *what, struct 
 
 /* Maps a whole file read-only; *len 0 (and *map NULL) for an empty file. */
 int array_map_file(const char *path, void **map, size_t *len, struct diag *d);
+/* The same, keeping the file open in a (has_fd, fd): the loader reads rows
+ * of a large map with pread (loader.c). */
+int array_map_file_fd(const char *path, struct array *a, struct diag *d);
+
+/* Whether the stored bytes are the float32 rows themselves (native-endian
+ * float32, C order, aligned, mapped with the file open): a dataset can
+ * then train from the map without converting anything. */
+bool array_is_native_f32(const struct array *a);
 
 void array_free(struct array *a);
 

@@ -91,6 +91,24 @@ int cache_key_start(struct cache_key *k, const char *path)
     return 0;
 }
 
+int cache_key_add_file(struct cache_key *k, const char *path)
+{
+    struct stat st;
+    char *real;
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || !(real = realpath(path, NULL)))
+        return -1;
+    cache_key_add(k, real, strlen(real) + 1);
+    free(real);
+    uint64_t name = k->name;
+    cache_key_add_size(k, (size_t)st.st_size);
+    cache_key_add_size(k, (size_t)st.st_ino);
+    cache_key_add_size(k, (size_t)st.st_dev);
+    cache_key_add_size(k, (size_t)st.st_mtim.tv_sec);
+    cache_key_add_size(k, (size_t)st.st_mtim.tv_nsec);
+    k->name = name;
+    return 0;
+}
+
 /* mkdir -p for the cache directory. */
 static int make_dirs(char *dir)
 {
@@ -390,7 +408,7 @@ void cache_out_abort(struct cache_out *o)
 /* MADV_DONTNEED over the pages that hold [p, p + n): a read-only shared
  * file map loses only its resident copies. The range is widened to whole
  * pages, which all belong to the map (a map covers whole pages). */
-static void release(const void *p, size_t n)
+void cache_release_range(const void *p, size_t n)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE); /* (called from the loader thread too) */
     uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
@@ -403,8 +421,9 @@ void cache_release_pages(const struct dataset *ds)
 {
     if (!ds->mapped)
         return;
-    release(ds->x, ds->n * ds->n_x * sizeof *ds->x);
-    release(ds->y, ds->n * ds->n_y * sizeof *ds->y);
+    cache_release_range(ds->x, ds->n * ds->n_x * sizeof *ds->x);
+    if (!ds->y_owned)
+        cache_release_range(ds->y, ds->n * ds->n_y * sizeof *ds->y);
     if (ds->line)
-        release(ds->line, ds->n * sizeof *ds->line);
+        cache_release_range(ds->line, ds->n * sizeof *ds->line);
 }

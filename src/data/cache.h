@@ -42,6 +42,10 @@ int cache_key_start(struct cache_key *k, const char *path);
 void cache_key_add(struct cache_key *k, const void *bytes, size_t n);
 void cache_key_add_size(struct cache_key *k, size_t v);
 
+/* Adds another file (an array's targets) to the key: its path to both
+ * hashes, its size, mtime and inode to h. -1 when it is not a regular file. */
+int cache_key_add_file(struct cache_key *k, const char *path);
+
 /* The cache file for a key (malloc'd), creating the directory; NULL when
  * there is no usable directory. */
 char *cache_file_path(const struct cache_key *k);
@@ -83,6 +87,9 @@ void cache_out_abort(struct cache_out *o);
  * when needed): keeps the resident memory bounded while epochs sweep a
  * large cache. No-op for a dataset in memory. */
 void cache_release_pages(const struct dataset *ds);
+
+/* The same for the pages of [p, p + n) of any read-only file map. */
+void cache_release_range(const void *p, size_t n);
 
 /* Validates a header + size (exposed for the unit tests). */
 int cache_check(const unsigned char *map, size_t len, uint64_t key, size_t *offsets);

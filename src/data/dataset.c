@@ -358,15 +358,14 @@ static void rows_key(struct cache_key *k, const struct csv_options *opt, const s
         cache_key_add(k, meta->classes[i], strlen(meta->classes[i]) + 1);
 }
 
-/* dataset_check_input over a mapped dataset, in chunks whose pages are
- * dropped as it goes (a sweep would make the whole map resident). */
-static int check_input_mapped(const struct model *m, const struct dataset *ds,
-                              const size_t *features, struct diag *d)
+/* (A sweep would make the whole map resident.) */
+int dataset_check_input_mapped(const struct model *m, const struct dataset *ds,
+                               const char *source, const size_t *features, struct diag *d)
 {
     enum { ROWS = 1 << 14 };
     for (size_t i = 0; i < ds->n; i += ROWS) {
         size_t rows = ds->n - i < ROWS ? ds->n - i : ROWS;
-        if (dataset_check_input(m, ds->source, ds->first_line + i, ds->line ? ds->line + i : NULL,
+        if (dataset_check_input(m, source, ds->first_line + i, ds->line ? ds->line + i : NULL,
                                 ds->x + i * ds->n_x, rows, features, d) < 0)
             return -1;
         cache_release_pages(ds);
@@ -541,7 +540,7 @@ static int load_checked(struct csv_reader *r, const char *path, const struct csv
                 meta->classes = classes;
                 meta->n_classes = n_classes;
             }
-            return check_input_mapped(m, ds, features, d);
+            return dataset_check_input_mapped(m, ds, ds->source, features, d);
         }
         free(ds->source);
         ds->source = NULL;
@@ -560,7 +559,7 @@ static int load_checked(struct csv_reader *r, const char *path, const struct csv
                 diag_at(d, ds->source, 0, 0, "the cache file just written is gone");
                 return -1;
             }
-            return check_input_mapped(m, ds, features, d);
+            return dataset_check_input_mapped(m, ds, ds->source, features, d);
         }
         if (got < 0) {
             free(cpath);
@@ -801,10 +800,16 @@ void dataset_split_tail(struct dataset *ds, size_t count, struct dataset *tail)
     tail->first_line = ds->first_line + keep;
     if (ds->mapped) { /* the tail of the map, not a copy */
         tail->mapped = true;
+        tail->map_len = ds->map_len; /* (the loader's choice; the map stays ds's) */
         tail->fd = ds->fd;
         tail->base = ds->base;
         tail->x = ds->x + keep * ds->n_x;
         tail->y = ds->y + keep * ds->n_y;
+        if (ds->y_owned) {
+            tail->y_owned = true;
+            tail->y = xcalloc(count * ds->n_y, sizeof *tail->y);
+            memcpy(tail->y, ds->y + keep * ds->n_y, count * ds->n_y * sizeof *tail->y);
+        }
     } else {
         tail->x = xcalloc(count * ds->n_x, sizeof *tail->x);
         tail->y = xcalloc(count * ds->n_y, sizeof *tail->y);
@@ -832,6 +837,8 @@ void dataset_free(struct dataset *ds)
         free(ds->x);
         free(ds->y);
         free(ds->line);
+    } else if (ds->y_owned) {
+        free(ds->y);
     }
     free(ds->w);
     if (ds->map) {

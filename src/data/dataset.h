@@ -20,13 +20,17 @@ struct dataset {
     float *w;           /* (n) per-sample loss weights, or NULL (all 1) */
     size_t first_line;  /* file line of sample 0 (for messages) */
     size_t *line;       /* (n) file line of each sample, or NULL: first_line + i */
-    /* A cached CSV (cache.h): x, y and line point into this read-only map
-     * of map_len bytes, which the dataset owns; mapped: x, y and line are
-     * not the dataset's to free (also in a validation tail of a map). */
+    /* A cached CSV or array (cache.h), or a float32 NPY trained from its
+     * own map (dataset_arrays.c): x, y and line point into this read-only
+     * map of map_len bytes, which the dataset owns; mapped: x, y and line
+     * are not the dataset's to free (also in a validation tail of a map). */
     void *map;
     size_t map_len;
     bool mapped;
-    /* With mapped: the cache file, open (the map's owner closes it), and
+    /* With mapped: y is malloc'd after all (an NPY's targets, converted in
+     * memory), the dataset's to free and not in the map. */
+    bool y_owned;
+    /* With mapped: the mapped file, open (the map's owner closes it), and
      * the map's first byte: the loader preads rows (file offset = row
      * address - base) so that training never makes the map resident. */
     int fd;
@@ -68,6 +72,11 @@ int dataset_load_eval(const char *path, const struct data_conf *dc, const struct
 int dataset_check_input(const struct model *m, const char *source, size_t first_line,
                         const size_t *lines, const float *x, size_t n, const size_t *cols,
                         struct diag *d);
+/* dataset_check_input over a mapped dataset (messages name source;
+ * features: the file column of each value, or NULL), in chunks whose pages
+ * are dropped as it goes. */
+int dataset_check_input_mapped(const struct model *m, const struct dataset *ds,
+                               const char *source, const size_t *features, struct diag *d);
 /* Moves the last `count` samples of ds into tail (validation_split). */
 void dataset_split_tail(struct dataset *ds, size_t count, struct dataset *tail);
 void dataset_free(struct dataset *ds);

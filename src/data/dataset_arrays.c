@@ -2,14 +2,24 @@
  * evaluate sorted by format, features and targets matched by row count and
  * fitted to the model's input (any sample shape with the input's number of
  * values: 28x28 images feed a (28, 28, 1) input), integer labels through
- * the CSV path's target conversion. The whole feature array is converted to
- * float32 once (struct dataset holds it); the arrays themselves are
- * mapped, so a streaming loader can later read rows from them instead. */
+ * the CSV path's target conversion. The features are never read whole
+ * into memory when they need not be:
+ *   - native float32 in C order (an NPY, or an NPZ's stored member): the
+ *     dataset's x is the file's map itself (checked in one sweep);
+ *   - any other mapped NPY or plain IDX of at least $NNC_CACHE_MIN bytes:
+ *     converted once into the binary cache (cache.h), whose map later runs
+ *     reuse;
+ *   - otherwise (gzipped IDX, a deflated NPZ member, Fortran order, small
+ *     files, caching off): converted into memory.
+ * Targets are converted into memory (or into the cache with the rows).
+ * Every path trains on the same floats and reports the same first error. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "array.h"
+#include "cache.h"
 #include "dataset.h"
 #include "idx.h"
 #include "npy.h"
@@ -124,11 +134,156 @@ static int check_no_columns(const struct data_conf *dc, const char *path, struct
     return 0;
 }
 
+/* Rows converted at a time by a sweep: about 4 MB of float32. */
+static size_t sweep_chunk(const struct array *a)
+{
+    size_t row = a->row_size * sizeof(float);
+    size_t rows = row ? ((size_t)4 << 20) / row : a->n;
+    return rows ? rows : 1;
+}
+
+/* Every row of a mapped C-order array converted chunk by chunk (the checks
+ * and the first error of read_all) and, with o, appended to the cache being
+ * written; the source pages are dropped as the sweep goes. The model's
+ * input check (dataset_check_input) runs on each chunk too, but its first
+ * failure is only kept in *input_err (*input_bad): it is reported after
+ * the targets' conversion errors, as read_all then the check would. */
+static int sweep(const struct array *a, const struct model *m, struct cache_out *o,
+                 struct diag *input_err, bool *input_bad, struct diag *d)
+{
+    size_t chunk = sweep_chunk(a), row_bytes = a->row_size * a->itemsize;
+    float *buf = xmalloc(chunk * a->row_size * sizeof *buf + 1);
+    int rc = 0;
+    for (size_t i = 0; i < a->n && rc == 0; i += chunk) {
+        size_t rows = a->n - i < chunk ? a->n - i : chunk;
+        if (array_read_rows(a, i, rows, buf, d) < 0) {
+            rc = -1;
+        } else {
+            if (!*input_bad &&
+                dataset_check_input(m, a->name, 1 + i, NULL, buf, rows, NULL, input_err) < 0)
+                *input_bad = true;
+            if (o)
+                cache_out_x(o, buf, rows);
+        }
+        cache_release_range(a->data + i * row_bytes, rows * row_bytes);
+    }
+    free(buf);
+    return rc;
+}
+
+/* Native float32 features: ds->x is x's map (the dataset takes it over),
+ * the targets are converted into memory. */
+static int load_mapped(struct array *x, const struct array *y, const struct model *m,
+                       struct dataset *ds, struct diag *d)
+{
+    struct diag input_err;
+    bool input_bad = false;
+    float *t = NULL;
+    int rc = -1;
+    if (sweep(x, m, NULL, &input_err, &input_bad, d) < 0 || !(t = read_all(y, d)))
+        goto out;
+    if (input_bad) {
+        *d = input_err;
+        goto out;
+    }
+    ds->map = x->map;
+    ds->map_len = x->map_len;
+    ds->fd = x->fd;
+    ds->base = x->map;
+    ds->mapped = true;
+    ds->y_owned = true;
+    ds->x = (float *)(uintptr_t)x->data; /* read-only: nothing writes a dataset's x */
+    x->map = NULL;
+    x->has_fd = false;
+    rc = dataset_convert_targets(m, ds, t, y->row_size, false, 0, d);
+out:
+    free(t);
+    return rc;
+}
+
+/* Features converted once into the binary cache (a hit maps it without
+ * reading x at all). 1 when ds maps the cache, 0 when this array is not
+ * cached (the caller converts it into memory), -1 on an error in the data. */
+static int load_cached(const struct array *x, const struct array *y, const char *x_path,
+                       const char *y_path, const struct model *m, struct dataset *ds,
+                       struct diag *d)
+{
+    struct cache_key k;
+    if (!x->map || (x->fortran && x->rank > 1) || !y_path || cache_key_start(&k, x_path) < 0)
+        return 0;
+    static const char tag[] = "arrays";
+    cache_key_add(&k, tag, sizeof tag);
+    if (cache_key_add_file(&k, y_path) < 0)
+        return 0;
+    size_t width = model_target_size_at(m, 0);
+    cache_key_add_size(&k, x->row_size);
+    cache_key_add_size(&k, y->row_size);
+    cache_key_add_size(&k, (size_t)m->compile.out[0].loss.kind);
+    cache_key_add_size(&k, model_output_last_dim(m));
+    cache_key_add_size(&k, width);
+    char *cpath = cache_file_path(&k);
+    if (!cpath)
+        return 0;
+    if (cache_open(cpath, &k, ds, NULL, NULL) == 1) {
+        free(cpath);
+        return dataset_check_input_mapped(m, ds, x->name, NULL, d) < 0 ? -1 : 1;
+    }
+    struct cache_out o;
+    if (cache_out_open(&o, cpath, x->row_size, width, false, false) < 0) {
+        free(cpath);
+        return 0;
+    }
+    o.source = x->name;
+    struct diag input_err;
+    bool input_bad = false;
+    float *t = NULL;
+    struct dataset targets = {.source = ds->source, .n = ds->n, .first_line = 1};
+    int rc = -1;
+    if (sweep(x, m, &o, &input_err, &input_bad, d) < 0 || !(t = read_all(y, d)))
+        goto fail;
+    if (input_bad) {
+        *d = input_err;
+        goto fail;
+    }
+    if (dataset_convert_targets(m, &targets, t, y->row_size, false, 0, d) < 0)
+        goto fail;
+    NNC_ASSERT(targets.n_y == width);
+    cache_out_block(&o, CACHE_Y, 0, targets.y, ds->n);
+    /* Not written (a full disk): the caller converts into memory instead. */
+    rc = cache_out_commit(&o, &k, 1, NULL, 0) < 0 ? 0 : 1;
+    if (rc == 1) {
+        int verbose = data_cache_verbose;
+        data_cache_verbose = 0;
+        rc = cache_open(cpath, &k, ds, NULL, NULL) == 1;
+        data_cache_verbose = verbose;
+    }
+    goto out;
+fail:
+    cache_out_abort(&o);
+out:
+    free(targets.y);
+    free(t);
+    free(cpath);
+    return rc;
+}
+
+/* Everything converted into memory. */
+static int load_memory(const struct array *x, const struct array *y, const struct model *m,
+                       struct dataset *ds, struct diag *d)
+{
+    float *t = NULL;
+    int rc = -1;
+    if ((ds->x = read_all(x, d)) && (t = read_all(y, d)) &&
+        dataset_check_input(m, x->name, 1, NULL, ds->x, ds->n, NULL, d) == 0)
+        rc = dataset_convert_targets(m, ds, t, y->row_size, false, 0, d);
+    free(t);
+    return rc;
+}
+
 static int load_arrays(const char *const *paths, size_t n_paths, const struct data_conf *dc,
                        const struct model *m, enum role role, struct dataset *ds, struct diag *d)
 {
     struct array x = {0}, y = {0};
-    float *t = NULL;
     int rc = -1;
     enum data_format f0 = data_format_detect(paths[0]);
     memset(ds, 0, sizeof *ds);
@@ -166,12 +321,12 @@ static int load_arrays(const char *const *paths, size_t n_paths, const struct da
     ds->first_line = 1; /* messages count rows from 1 */
     ds->n = x.n;
     ds->n_x = x.row_size;
-    if (!(ds->x = read_all(&x, d)) || !(t = read_all(&y, d)) ||
-        dataset_check_input(m, x.name, 1, NULL, ds->x, ds->n, NULL, d) < 0)
-        goto out;
-    rc = dataset_convert_targets(m, ds, t, y.row_size, false, 0, d);
+    if (array_is_native_f32(&x))
+        rc = load_mapped(&x, &y, m, ds, d);
+    else if ((rc = load_cached(&x, &y, paths[0], n_paths > 1 ? paths[1] : NULL, m, ds, d)) == 0)
+        rc = load_memory(&x, &y, m, ds, d);
+    rc = rc < 0 ? -1 : 0;
 out:
-    free(t);
     array_free(&x);
     array_free(&y);
     if (rc < 0)

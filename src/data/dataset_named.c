@@ -7,11 +7,14 @@
  * each output's targets converted as the loss wants them. Targets here are
  * numbers (class names need one target column: a single-output model's
  * data section). Everything read is freed here but the dataset. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "array.h"
+#include "cache.h"
 #include "dataset.h"
 #include "idx.h"
 #include "npy.h"
@@ -369,6 +372,228 @@ static int resolve_groups(struct csv_reader *r, const struct model *m, bool outp
     return 0;
 }
 
+/* ---- column groups through the binary cache ---------------------------------- */
+
+/* The model's input checks (Embedding indices) over n assembled rows x
+ * (every input's values, input after input): the first failure of each
+ * input k goes to err[k] (bad[k]), located as assemble locates it. Inputs
+ * are checked one after the other over all rows there, so the first bad
+ * input's first failure, over all chunks, is the error it reports. */
+static void check_inputs(const struct model *m, const char *path, const float *x, size_t n,
+                         const size_t *lines, bool *bad, struct diag *err)
+{
+    size_t n_x = model_inputs_size(m);
+    for (size_t k = 0, off = 0; k < m->n_inputs; k++) {
+        size_t sample, value;
+        char why[200];
+        if (!bad[k] && model_check_input_at(m, k, x + off, n_x, n, &sample, &value, why,
+                                            sizeof why) < 0) {
+            diag_at(&err[k], path, lines[sample], value + 1, "%s", why);
+            bad[k] = true;
+        }
+        off += shape_size(&m->inputs[k]->out);
+    }
+}
+
+/* The first of the per-input (per-output) errors kept aside, if any. */
+static int first_error(const bool *bad, const struct diag *err, size_t n, struct diag *d)
+{
+    for (size_t k = 0; k < n; k++)
+        if (bad[k]) {
+            *d = err[k];
+            return -1;
+        }
+    return 0;
+}
+
+/* A scratch file next to the cache, unlinked at once. */
+static FILE *scratch(const char *cpath, const char *tag)
+{
+    size_t n = strlen(cpath) + 48;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s.%ld.%s", cpath, (long)getpid(), tag);
+    FILE *f = fopen(p, "w+b");
+    if (f)
+        unlink(p);
+    free(p);
+    return f;
+}
+
+enum { GROUP_CHUNK = 4096 };
+
+/* The CSV's rows streamed into the cache: the assembled input rows as they
+ * are read, the raw targets and lines to scratch files, then each output's
+ * targets converted chunk by chunk (dataset_convert_targets_at, as
+ * assemble) into the cache's target rows. The errors are load_csv's, in
+ * its order (input and output errors are kept per input and output and
+ * the first reported). 1 when written, 0 when the cache files cannot be
+ * created (nothing read yet), -1 on an error. */
+static int convert_groups(struct csv_reader *r, const char *path, const char *cpath,
+                          const struct cache_key *k, const struct model *m, size_t n_f,
+                          size_t n_t, const size_t *groups, struct diag *d)
+{
+    size_t n_y = model_targets_size(m), n = 0;
+    FILE *tf = scratch(cpath, "t"), *lf = scratch(cpath, "l");
+    float *x = xmalloc(GROUP_CHUNK * n_f * sizeof *x + 1);
+    float *t = xmalloc(GROUP_CHUNK * n_t * sizeof *t + 1);
+    float *tk = xmalloc(GROUP_CHUNK * n_t * sizeof *tk + 1);
+    float *y = xmalloc(GROUP_CHUNK * n_y * sizeof *y + 1);
+    size_t *lines = xmalloc(GROUP_CHUNK * sizeof *lines);
+    bool bad[MODEL_MAX_IO] = {false};
+    struct diag *err = xcalloc(MODEL_MAX_IO, sizeof *err);
+    struct cache_out o;
+    int rc = 0;
+    if (!tf || !lf || cache_out_open(&o, cpath, n_f, n_y, false, true) < 0)
+        goto out;
+    o.source = path;
+    rc = -1;
+    for (;;) {
+        long got = csv_read(r, GROUP_CHUNK, x, t, d);
+        if (got < 0)
+            goto fail;
+        if (got == 0)
+            break;
+        for (size_t i = 0; i < (size_t)got; i++)
+            lines[i] = csv_row_line(r, i);
+        check_inputs(m, path, x, (size_t)got, lines, bad, err);
+        if (fwrite(t, sizeof *t, (size_t)got * n_t, tf) != (size_t)got * n_t ||
+            fwrite(lines, sizeof *lines, (size_t)got, lf) != (size_t)got)
+            o.failed = EIO;
+        cache_out_x(&o, x, (size_t)got);
+        n += (size_t)got;
+    }
+    if (n == 0) {
+        diag_at(d, path, 0, 0, "no data rows");
+        goto fail;
+    }
+    if (n_t > 1 && csv_target_is_class(r)) {
+        diag_at(d, path, 0, 0, "targets of a model with several outputs are numbers");
+        goto fail;
+    }
+    if (first_error(bad, err, m->n_inputs, d) < 0)
+        goto fail;
+    rewind(tf);
+    rewind(lf);
+    for (size_t i = 0; i < n; i += GROUP_CHUNK) {
+        size_t rows = n - i < GROUP_CHUNK ? n - i : GROUP_CHUNK;
+        if (fread(t, sizeof *t, rows * n_t, tf) != rows * n_t ||
+            fread(lines, sizeof *lines, rows, lf) != rows) {
+            diag_at(d, path, 0, 0, "cannot read back the data cache's scratch files");
+            goto fail;
+        }
+        for (size_t j = 0, off = 0, yoff = 0; j < m->n_outputs; j++) {
+            for (size_t q = 0; q < rows; q++)
+                memcpy(tk + q * groups[j], t + q * n_t + off, groups[j] * sizeof *tk);
+            struct dataset c = {.source = (char *)path, .n = rows, .line = lines};
+            size_t width = model_target_size_at(m, j);
+            if (!bad[j] && dataset_convert_targets_at(m, j, &c, tk, groups[j], false, 0,
+                                                      &err[j]) < 0)
+                bad[j] = true;
+            for (size_t q = 0; c.y && !bad[j] && q < rows; q++)
+                memcpy(y + q * n_y + yoff, c.y + q * width, width * sizeof *y);
+            free(c.y);
+            off += groups[j];
+            yoff += width;
+        }
+        cache_out_block(&o, CACHE_Y, i, y, rows);
+        cache_out_block(&o, CACHE_LINE, i, lines, rows);
+    }
+    if (first_error(bad, err, m->n_outputs, d) < 0)
+        goto fail;
+    if (cache_out_commit(&o, k, csv_has_header(r) ? 2 : 1, NULL, 0) < 0) {
+        diag_at(d, path, 0, 0, "cannot write the data cache %s: %s (NNC_CACHE_DIR=off reads "
+                "the data into memory instead)", cpath, strerror(o.failed));
+        goto out;
+    }
+    rc = 1;
+    goto out;
+fail:
+    cache_out_abort(&o);
+out:
+    if (tf)
+        fclose(tf);
+    if (lf)
+        fclose(lf);
+    free(x);
+    free(t);
+    free(tk);
+    free(y);
+    free(lines);
+    free(err);
+    return rc;
+}
+
+/* The CSV's assembled rows through the binary cache (cache.h) when the file
+ * is large enough: a hit maps them without parsing (the input checks run
+ * over the map), a miss converts the file (convert_groups) and maps the
+ * result. 1 with ds mapped, 0 when not cached (nothing read), -1 on an
+ * error. */
+static int load_csv_cached(struct csv_reader *r, const char *path, const struct csv_options *opt,
+                           const struct model *m, const size_t *features, size_t n_f,
+                           const size_t *target, size_t n_t, const size_t *groups,
+                           struct dataset *ds, struct diag *d)
+{
+    struct cache_key k;
+    if (cache_key_start(&k, path) < 0)
+        return 0;
+    static const char tag[] = "column groups";
+    cache_key_add(&k, tag, sizeof tag);
+    cache_key_add_size(&k, n_f);
+    cache_key_add(&k, features, n_f * sizeof *features);
+    cache_key_add_size(&k, n_t);
+    cache_key_add(&k, target, n_t * sizeof *target);
+    cache_key_add_size(&k, m->n_inputs);
+    for (size_t i = 0; i < m->n_inputs; i++)
+        cache_key_add_size(&k, shape_size(&m->inputs[i]->out));
+    cache_key_add_size(&k, m->n_outputs);
+    for (size_t j = 0; j < m->n_outputs; j++) {
+        cache_key_add_size(&k, groups[j]);
+        cache_key_add_size(&k, (size_t)m->compile.out[j].loss.kind);
+        cache_key_add_size(&k, model_output_last_dim_at(m, j));
+        cache_key_add_size(&k, model_target_size_at(m, j));
+    }
+    cache_key_add_size(&k, (size_t)(opt->header + 1));
+    cache_key_add_size(&k, (size_t)opt->delimiter);
+    cache_key_add_size(&k, opt->has_na);
+    cache_key_add(&k, &opt->na_value, opt->has_na ? sizeof opt->na_value : 0);
+    const char *comment = opt->comment ? opt->comment : "";
+    cache_key_add(&k, comment, strlen(comment) + 1);
+    char *cpath = cache_file_path(&k);
+    if (!cpath)
+        return 0;
+    ds->source = xstrdup(path);
+    int rc = cache_open(cpath, &k, ds, NULL, NULL);
+    if (rc == 1) {
+        /* The input checks over the map, chunk by chunk, pages dropped. */
+        bool bad[MODEL_MAX_IO] = {false};
+        struct diag *err = xcalloc(MODEL_MAX_IO, sizeof *err);
+        for (size_t i = 0; i < ds->n; i += GROUP_CHUNK) {
+            size_t rows = ds->n - i < GROUP_CHUNK ? ds->n - i : GROUP_CHUNK;
+            check_inputs(m, path, ds->x + i * ds->n_x, rows, ds->line + i, bad, err);
+            cache_release_pages(ds);
+        }
+        rc = first_error(bad, err, m->n_inputs, d) < 0 ? -1 : 1;
+        free(err);
+    } else {
+        rc = convert_groups(r, path, cpath, &k, m, n_f, n_t, groups, d);
+        if (rc == 1) {
+            int verbose = data_cache_verbose;
+            data_cache_verbose = 0;
+            if (cache_open(cpath, &k, ds, NULL, NULL) != 1) {
+                diag_at(d, path, 0, 0, "the cache file just written is gone");
+                rc = -1;
+            }
+            data_cache_verbose = verbose;
+        }
+    }
+    if (rc == 0) {
+        free(ds->source);
+        ds->source = NULL;
+    }
+    free(cpath);
+    return rc;
+}
+
 /* One CSV: the features are every input's columns in input order, the
  * targets every output's in output order (groups: their counts). */
 static int load_csv(const char *path, const struct data_conf *dc, const struct model *m,
@@ -427,8 +652,16 @@ static int load_csv(const char *path, const struct data_conf *dc, const struct m
         memcpy(target, meta->target_cols, n_t * sizeof *target);
         memcpy(groups, meta->target_groups, m->n_outputs * sizeof *groups);
     }
-    if (csv_select(r, features, n_f, target, n_t, d) < 0 ||
-        dataset_read_csv(r, n_f, n_t, &x, &t, &lines, &ds->n, d) < 0)
+    if (csv_select(r, features, n_f, target, n_t, d) < 0)
+        goto out;
+    int cached = load_csv_cached(r, path, &opt, m, features, n_f, target, n_t, groups, ds, d);
+    if (cached < 0)
+        goto out;
+    if (cached) {
+        rc = 0;
+        goto record;
+    }
+    if (dataset_read_csv(r, n_f, n_t, &x, &t, &lines, &ds->n, d) < 0)
         goto out;
     if (n_t > 1 && csv_target_is_class(r)) {
         diag_at(d, path, 0, 0, "targets of a model with several outputs are numbers");
@@ -461,6 +694,7 @@ static int load_csv(const char *path, const struct data_conf *dc, const struct m
         ds->line = lines;
         lines = NULL;
     }
+record:
     if (rc == 0 && train) {
         meta->n_columns = csv_n_columns(r);
         meta->n_features = n_f;

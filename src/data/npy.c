@@ -286,8 +286,7 @@ int npy_open(const char *path, struct array *a, struct diag *d)
 {
     memset(a, 0, sizeof *a);
     a->name = xstrdup(path);
-    if (array_map_file(path, &a->map, &a->map_len, d) < 0 ||
-        npy_parse(a->map, a->map_len, a, d) < 0) {
+    if (array_map_file_fd(path, a, d) < 0 || npy_parse(a->map, a->map_len, a, d) < 0) {
         array_free(a);
         return -1;
     }

@@ -393,18 +393,20 @@ int npz_load(const struct npz *z, const char *member, struct array *a, struct di
         goto fail;
     }
     /* The array keeps its own mapping of the file, so the archive can close. */
-    void *map;
-    size_t len;
-    if (array_map_file(z->path, &map, &len, d) < 0)
+    /* Open too: a large member's rows are read with pread (loader.c). */
+    struct array file = {0};
+    if (array_map_file_fd(z->path, &file, d) < 0)
         goto fail;
-    if (len != z->len) {
-        munmap(map, len);
+    if (file.map_len != z->len) {
+        array_free(&file);
         diag_at(d, z->path, 0, 0, "the file changed while it was read");
         goto fail;
     }
-    a->map = map;
-    a->map_len = len;
-    a->data = (const unsigned char *)map + (a->data - p);
+    a->map = file.map;
+    a->map_len = file.map_len;
+    a->has_fd = file.has_fd;
+    a->fd = file.fd;
+    a->data = (const unsigned char *)file.map + (a->data - p);
     return 0;
 fail:
     array_free(a);
