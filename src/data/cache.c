@@ -70,25 +70,11 @@ int cache_key_start(struct cache_key *k, const char *path)
         min = strtoull(m, NULL, 10);
     if ((unsigned long long)st.st_size < min)
         return -1;
-    char *real = realpath(path, NULL);
-    if (!real)
-        return -1;
     k->h = k->name = 0xcbf29ce484222325ULL;
     static const char tag[] = "nnc data cache";
     cache_key_add(k, tag, sizeof tag);
     cache_key_add_size(k, DATA_CACHE_VERSION);
-    cache_key_add(k, real, strlen(real) + 1);
-    free(real);
-    /* The file's state goes into the full key only: a changed file maps
-     * to the same cache name, whose stale content is then replaced. */
-    uint64_t name = k->name;
-    cache_key_add_size(k, (size_t)st.st_size);
-    cache_key_add_size(k, (size_t)st.st_ino);
-    cache_key_add_size(k, (size_t)st.st_dev);
-    cache_key_add_size(k, (size_t)st.st_mtim.tv_sec);
-    cache_key_add_size(k, (size_t)st.st_mtim.tv_nsec);
-    k->name = name;
-    return 0;
+    return cache_key_add_file(k, path);
 }
 
 int cache_key_add_file(struct cache_key *k, const char *path)
@@ -107,6 +93,18 @@ int cache_key_add_file(struct cache_key *k, const char *path)
     cache_key_add_size(k, (size_t)st.st_mtim.tv_nsec);
     k->name = name;
     return 0;
+}
+
+FILE *cache_scratch_file(const char *cpath, const char *tag)
+{
+    size_t n = strlen(cpath) + 48;
+    char *p = xmalloc(n);
+    snprintf(p, n, "%s.%ld.%s", cpath, (long)getpid(), tag);
+    FILE *f = fopen(p, "w+b");
+    if (f)
+        unlink(p);
+    free(p);
+    return f;
 }
 
 /* mkdir -p for the cache directory. */

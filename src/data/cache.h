@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../diag.h"
 
@@ -45,6 +46,10 @@ void cache_key_add_size(struct cache_key *k, size_t v);
 /* Adds another file (an array's targets) to the key: its path to both
  * hashes, its size, mtime and inode to h. -1 when it is not a regular file. */
 int cache_key_add_file(struct cache_key *k, const char *path);
+/* A scratch file next to the cache file cpath (its name plus the process
+ * id and tag), unlinked at once so that it is never left behind; NULL if
+ * it cannot be made. */
+FILE *cache_scratch_file(const char *cpath, const char *tag);
 
 /* The cache file for a key (malloc'd), creating the directory; NULL when
  * there is no usable directory. */

@@ -373,20 +373,6 @@ int dataset_check_input_mapped(const struct model *m, const struct dataset *ds,
     return 0;
 }
 
-/* A scratch file next to the cache, unlinked at once (so never left
- * behind): the raw targets, weights and lines while the rows stream. */
-static FILE *side_file(const char *cpath, const char *tag)
-{
-    size_t n = strlen(cpath) + 48;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s.%ld.%s", cpath, (long)getpid(), tag);
-    FILE *f = fopen(p, "w+b");
-    if (f)
-        unlink(p);
-    free(p);
-    return f;
-}
-
 enum { CHUNK = 4096 };
 
 /* load_rows streaming into the cache file: x rows go to the file as they
@@ -404,7 +390,9 @@ static int convert_streaming(struct csv_reader *r, const char *cpath, const stru
     struct target_plan plan;
     size_t n_read = n_x + (weight_col != NULL), n = 0, first_line = csv_has_header(r) ? 2 : 1;
     size_t width = model_target_size_at(m, 0);
-    FILE *tf = side_file(cpath, "t"), *wf = side_file(cpath, "w"), *lf = side_file(cpath, "l");
+    /* The raw targets, weights and lines while the rows stream. */
+    FILE *tf = cache_scratch_file(cpath, "t"), *wf = cache_scratch_file(cpath, "w"),
+         *lf = cache_scratch_file(cpath, "l");
     float *x = xmalloc(CHUNK * n_read * sizeof *x), *t = xmalloc(CHUNK * n_t * sizeof *t);
     float *w = xmalloc(CHUNK * sizeof *w), *y = xmalloc(CHUNK * width * sizeof *y);
     size_t *lines = xmalloc(CHUNK * sizeof *lines), *remap = NULL;

@@ -406,19 +406,6 @@ static int first_error(const bool *bad, const struct diag *err, size_t n, struct
     return 0;
 }
 
-/* A scratch file next to the cache, unlinked at once. */
-static FILE *scratch(const char *cpath, const char *tag)
-{
-    size_t n = strlen(cpath) + 48;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s.%ld.%s", cpath, (long)getpid(), tag);
-    FILE *f = fopen(p, "w+b");
-    if (f)
-        unlink(p);
-    free(p);
-    return f;
-}
-
 enum { GROUP_CHUNK = 4096 };
 
 /* The CSV's rows streamed into the cache: the assembled input rows as they
@@ -433,7 +420,7 @@ static int convert_groups(struct csv_reader *r, const char *path, const char *cp
                           size_t n_t, const size_t *groups, struct diag *d)
 {
     size_t n_y = model_targets_size(m), n = 0;
-    FILE *tf = scratch(cpath, "t"), *lf = scratch(cpath, "l");
+    FILE *tf = cache_scratch_file(cpath, "t"), *lf = cache_scratch_file(cpath, "l");
     float *x = xmalloc(GROUP_CHUNK * n_f * sizeof *x + 1);
     float *t = xmalloc(GROUP_CHUNK * n_t * sizeof *t + 1);
     float *tk = xmalloc(GROUP_CHUNK * n_t * sizeof *tk + 1);
