@@ -1,9 +1,11 @@
 /* The fork-join pool (see parallel.h). One job at a time: the caller
  * publishes (fn, ctx, n, chunks) under the mutex, bumps the generation and
  * wakes the workers; worker k runs chunk k; the caller runs chunk 0 and
- * waits until `pending` reaches 0. */
+ * waits until `pending` reaches 0. The per-thread scratch blocks are one
+ * allocation owned here, kept for the process. */
 #include "parallel.h"
 
+#include <cblas.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -19,7 +21,7 @@ static struct {
     int workers;         /* started */
     pthread_t ids[MAX_THREADS];
     unsigned long generation;
-    parallel_fn fn;
+    parallel_fn_k fn;
     void *ctx;
     size_t n, chunks;
     int pending;
@@ -46,12 +48,12 @@ static void *worker(void *arg)
         seen = pool.generation;
         if (k >= pool.chunks)
             continue;
-        parallel_fn fn = pool.fn;
+        parallel_fn_k fn = pool.fn;
         void *ctx = pool.ctx;
         size_t begin, end;
         chunk_range(pool.n, pool.chunks, k, &begin, &end);
         pthread_mutex_unlock(&pool.lock);
-        fn(ctx, begin, end);
+        fn(ctx, k, begin, end);
         pthread_mutex_lock(&pool.lock);
         if (--pool.pending == 0)
             pthread_cond_signal(&pool.done);
@@ -62,22 +64,35 @@ static void *worker(void *arg)
 void parallel_set_threads(int n)
 {
     pool.threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
+    /* OpenBLAS's own pool would compete with this one for the cores (its
+     * idle workers spin in sched_yield): its calls run in the calling
+     * thread, and the callers split the work (parallel_gemm.h). Debian's
+     * libopenblas0-pthread is built with USE_THREAD=1, which keeps its
+     * shared state (memory.c's buffers) under locks, so concurrent calls
+     * from several threads are safe since 0.3.7 (OpenBLAS issues #2126 and
+     * #1844, pull request #2136; USAGE.md "How can I use OpenBLAS in
+     * multi-threaded applications?": set it to one thread). */
+    openblas_set_num_threads(1);
 }
 
 int parallel_threads(void) { return pool.threads; }
 
-void parallel_for(size_t n, size_t grain, parallel_fn fn, void *ctx)
+bool parallel_inside(void) { return inside; }
+
+size_t parallel_for_k(size_t n, size_t grain, size_t max_chunks, parallel_fn_k fn, void *ctx)
 {
     if (n == 0)
-        return;
+        return 0;
     if (grain == 0)
         grain = 1;
     size_t chunks = (size_t)pool.threads;
     if (chunks > n / grain)
         chunks = n / grain;
+    if (max_chunks && chunks > max_chunks)
+        chunks = max_chunks;
     if (chunks <= 1 || inside) {
-        fn(ctx, 0, n);
-        return;
+        fn(ctx, 0, 0, n);
+        return 1;
     }
     pthread_mutex_lock(&pool.lock);
     /* Workers are started on first need and live for the process. */
@@ -102,13 +117,70 @@ void parallel_for(size_t n, size_t grain, parallel_fn fn, void *ctx)
     size_t begin, end;
     chunk_range(n, chunks, 0, &begin, &end);
     inside = true;
-    fn(ctx, begin, end);
+    fn(ctx, 0, begin, end);
     inside = false;
 
     pthread_mutex_lock(&pool.lock);
     while (pool.pending > 0)
         pthread_cond_wait(&pool.done, &pool.lock);
     pthread_mutex_unlock(&pool.lock);
+    return chunks;
+}
+
+struct plain_job {
+    parallel_fn fn;
+    void *ctx;
+};
+
+static void plain_chunk(void *ctx, size_t k, size_t begin, size_t end)
+{
+    const struct plain_job *j = ctx;
+    (void)k;
+    j->fn(j->ctx, begin, end);
+}
+
+void parallel_for(size_t n, size_t grain, parallel_fn fn, void *ctx)
+{
+    struct plain_job j = {fn, ctx};
+    parallel_for_k(n, grain, 0, plain_chunk, &j);
+}
+
+/* ---- per-thread scratch --------------------------------------------------- */
+
+static struct {
+    float *block;   /* slots blocks of `floats` */
+    size_t floats, slots;
+} scratch;
+
+int parallel_reserve(size_t floats)
+{
+    size_t slots = (size_t)pool.threads - 1;
+    if (slots == 0 || (floats <= scratch.floats && slots <= scratch.slots))
+        return 0;
+    if (floats < scratch.floats)
+        floats = scratch.floats;
+    if (slots < scratch.slots)
+        slots = scratch.slots;
+    if (floats > ((size_t)1 << 40) / slots)
+        return -1;
+    float *b = realloc(scratch.block, floats * slots * sizeof *b);
+    if (!b)
+        return -1;
+    scratch.block = b;
+    scratch.floats = floats;
+    scratch.slots = slots;
+    return 0;
+}
+
+size_t parallel_scratch_chunks(size_t floats)
+{
+    return floats <= scratch.floats ? scratch.slots + 1 : 1;
+}
+
+float *parallel_scratch(size_t k)
+{
+    NNC_ASSERT(k >= 1 && k <= scratch.slots);
+    return scratch.block + (k - 1) * scratch.floats;
 }
 
 void parallel_for_samples(size_t n, size_t floats, parallel_fn fn, void *ctx)

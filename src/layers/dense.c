@@ -4,9 +4,9 @@
  * (not I and O: cblas.h pulls in complex.h, whose I is a macro.)
  * The cache keeps z = x W + b (when f is not linear), which backward turns
  * into dz in place. */
-#include <cblas.h>
 #include <string.h>
 
+#include "../parallel_gemm.h"
 #include "layers.h"
 
 struct dense_conf {
@@ -88,8 +88,8 @@ static void dense_forward(const struct layer *l, const struct layer_call *c)
         for (size_t r = 0; r < rows; r++)
             memcpy(z + r * n_out, b, n_out * sizeof *z);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)n_out, (int)n_in, 1.0f,
-                c->x[0], (int)n_in, W, (int)n_out, cf->use_bias ? 1.0f : 0.0f, z, (int)n_out);
+    gemm_parallel(false, false, rows, n_out, n_in, 1.0f,
+                c->x[0], n_in, W, n_out, cf->use_bias ? 1.0f : 0.0f, z, n_out);
     if (cf->activation != ACT_LINEAR)
         activation_forward(cf->activation, z, c->y, rows, n_out);
 }
@@ -107,8 +107,8 @@ static void dense_backward(const struct layer *l, const struct layer_call *c)
     }
     if (l->trainable) {
         /* dW += x^T dz;  db += column sums of dz */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_in, (int)n_out, (int)rows, 1.0f,
-                    c->x[0], (int)n_in, dz, (int)n_out, 1.0f, c->dw + l->params[0].offset, (int)n_out);
+        gemm_parallel(true, false, n_in, n_out, rows, 1.0f,
+                    c->x[0], n_in, dz, n_out, 1.0f, c->dw + l->params[0].offset, n_out);
         if (cf->use_bias) {
             float *db = c->dw + l->params[1].offset;
             for (size_t r = 0; r < rows; r++)
@@ -118,8 +118,8 @@ static void dense_backward(const struct layer *l, const struct layer_call *c)
     }
     /* dx += dz W^T */
     if (c->dx[0])
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n_in, (int)n_out, 1.0f, dz,
-                    (int)n_out, W, (int)n_out, 1.0f, c->dx[0], (int)n_in);
+        gemm_parallel(false, true, rows, n_in, n_out, 1.0f, dz,
+                    n_out, W, n_out, 1.0f, c->dx[0], n_in);
 }
 
 const struct layer_ops dense_ops = {

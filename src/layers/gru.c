@@ -9,9 +9,9 @@
  * Z holds the full pre-activations of z, r, h~ (so dZ is the input part's
  * gradient); A holds z, r, h~; the extra array RH holds Rh (reset_after)
  * or r h_prev (times the h block's recurrent dropout mask). */
-#include <cblas.h>
 #include <string.h>
 
+#include "../parallel_gemm.h"
 #include "layers.h"
 #include "rnn_common.h"
 
@@ -192,9 +192,9 @@ static void gru_before_step_back(const struct rnn_run *r, size_t s)
 {
     size_t t = rnn_time(r, s), T = r->T, B = r->B, U = r->U, G = r->G;
     rnn_rows(r, s, 8 * G, before_back_rows);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)U, (int)U, 1.0f,
-                r->z + t * G + 2 * U, (int)(T * G), r->R + 2 * U, (int)G, 0.0f, r->sc + U,
-                (int)G);
+    gemm_parallel(false, true, B, U, U, 1.0f,
+                r->z + t * G + 2 * U, (T * G), r->R + 2 * U, G, 0.0f, r->sc + U,
+                G);
     rnn_rows(r, s, 8 * G, before_back_rows2);
     rnn_recurrent_back(r, r->z + t * G, T * G, 0, 2 * U, r->gh, true);
 }
