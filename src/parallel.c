@@ -1,8 +1,13 @@
 /* The fork-join pool (see parallel.h). One job at a time: the caller
  * publishes (fn, ctx, n, chunks) under the mutex, bumps the generation and
- * wakes the workers; worker k runs chunk k; the caller runs chunk 0 and
- * waits until `pending` reaches 0. The per-thread scratch blocks are one
- * allocation owned here, kept for the process. */
+ * wakes the workers; then every thread, the caller included, claims the
+ * next unclaimed chunk under the mutex and runs it, until none is left;
+ * the caller returns when all are finished. A worker that is slow to wake
+ * (the machine is busy) so leaves its chunk to the others instead of
+ * holding the job up. Which thread runs a chunk changes nothing in the
+ * result: chunk k's range (and its scratch) depend only on n and the
+ * chunk count. The per-chunk scratch blocks are one allocation owned here,
+ * kept for the process. */
 #include "parallel.h"
 
 #include <cblas.h>
@@ -20,11 +25,12 @@ static struct {
     int threads;         /* wanted, caller included */
     int workers;         /* started */
     pthread_t ids[MAX_THREADS];
-    unsigned long generation;
+    unsigned long generation; /* of the current job */
     parallel_fn_k fn;
     void *ctx;
     size_t n, chunks;
-    int pending;
+    size_t next;         /* the next chunk to claim */
+    size_t finished;     /* chunks done */
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .start = PTHREAD_COND_INITIALIZER,
           .done = PTHREAD_COND_INITIALIZER, .threads = 1};
 
@@ -36,27 +42,33 @@ static void chunk_range(size_t n, size_t chunks, size_t k, size_t *begin, size_t
     *end = n * (k + 1) / chunks;
 }
 
+/* Claims and runs job `gen`'s chunks until none is left. Called, and
+ * returns, with the lock held. */
+static void run_chunks(unsigned long gen)
+{
+    while (pool.generation == gen && pool.next < pool.chunks) {
+        size_t k = pool.next++, begin, end;
+        parallel_fn_k fn = pool.fn;
+        void *ctx = pool.ctx;
+        chunk_range(pool.n, pool.chunks, k, &begin, &end);
+        pthread_mutex_unlock(&pool.lock);
+        fn(ctx, k, begin, end);
+        pthread_mutex_lock(&pool.lock);
+        if (++pool.finished == pool.chunks)
+            pthread_cond_signal(&pool.done);
+    }
+}
+
 static void *worker(void *arg)
 {
-    size_t k = (size_t)arg;
-    unsigned long seen = 0;
+    unsigned long seen = (unsigned long)(size_t)arg;
     inside = true;
     pthread_mutex_lock(&pool.lock);
     for (;;) {
         while (pool.generation == seen)
             pthread_cond_wait(&pool.start, &pool.lock);
         seen = pool.generation;
-        if (k >= pool.chunks)
-            continue;
-        parallel_fn_k fn = pool.fn;
-        void *ctx = pool.ctx;
-        size_t begin, end;
-        chunk_range(pool.n, pool.chunks, k, &begin, &end);
-        pthread_mutex_unlock(&pool.lock);
-        fn(ctx, k, begin, end);
-        pthread_mutex_lock(&pool.lock);
-        if (--pool.pending == 0)
-            pthread_cond_signal(&pool.done);
+        run_chunks(seen);
     }
     return NULL;
 }
@@ -95,33 +107,29 @@ size_t parallel_for_k(size_t n, size_t grain, size_t max_chunks, parallel_fn_k f
         return 1;
     }
     pthread_mutex_lock(&pool.lock);
-    /* Workers are started on first need and live for the process. */
+    /* Workers are started on first need and live for the process; a new
+     * one has seen every job so far. */
     while ((size_t)pool.workers + 1 < chunks) {
         pthread_t id;
-        if (pthread_create(&id, NULL, worker, (void *)(size_t)(pool.workers + 1)) != 0)
+        if (pthread_create(&id, NULL, worker, (void *)(size_t)pool.generation) != 0)
             break;
         pthread_detach(id);
         pool.ids[pool.workers++] = id;
     }
-    if ((size_t)pool.workers + 1 < chunks)
-        chunks = (size_t)pool.workers + 1;
+    /* Chunks without a worker (pthread_create failed) are claimed by the
+     * others: the split stays the same. */
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n = n;
     pool.chunks = chunks;
-    pool.pending = (int)chunks - 1;
+    pool.next = 0;
+    pool.finished = 0;
     pool.generation++;
     pthread_cond_broadcast(&pool.start);
-    pthread_mutex_unlock(&pool.lock);
-
-    size_t begin, end;
-    chunk_range(n, chunks, 0, &begin, &end);
     inside = true;
-    fn(ctx, 0, begin, end);
+    run_chunks(pool.generation);
     inside = false;
-
-    pthread_mutex_lock(&pool.lock);
-    while (pool.pending > 0)
+    while (pool.finished < pool.chunks)
         pthread_cond_wait(&pool.done, &pool.lock);
     pthread_mutex_unlock(&pool.lock);
     return chunks;

@@ -318,45 +318,62 @@ static bool use_rec_masks(const struct rnn_run *r, bool masked)
     return masked && r->k_rec && r->training;
 }
 
-void rnn_recurrent(const struct rnn_run *r, const float *h, size_t ldh, size_t col0, size_t n,
-                   float *dst, size_t ldd, float beta, bool masked)
+void rnn_recurrent_rows(const struct rnn_run *r, size_t b0, size_t b1, const float *h,
+                        size_t ldh, size_t col0, size_t n, float *dst, size_t ldd, float beta,
+                        bool masked)
 {
-    size_t B = r->B, U = r->U, G = r->G;
+    size_t U = r->U, G = r->G, rows = b1 - b0;
+    h += b0 * ldh;
+    dst += b0 * ldd;
     if (!use_rec_masks(r, masked)) {
-        gemm_parallel(false, false, B, n, U, 1.0f, h,
-                    ldh, r->R + col0, G, beta, dst, ldd);
+        gemm_parallel(false, false, rows, n, U, 1.0f, h, ldh, r->R + col0, G, beta, dst, ldd);
         return;
     }
     /* Each gate block sees h times its own mask. */
+    float *hs = r->hs + b0 * U;
     for (size_t c0 = col0; c0 < col0 + n; c0 += U) {
-        for (size_t b = 0; b < B; b++) {
+        for (size_t b = b0; b < b1; b++) {
             const float *m = rnn_rec_mask(r, c0 / U, b);
             for (size_t j = 0; j < U; j++)
-                r->hs[b * U + j] = h[b * ldh + j] * m[j];
+                hs[(b - b0) * U + j] = h[(b - b0) * ldh + j] * m[j];
         }
-        gemm_parallel(false, false, B, U, U, 1.0f,
-                    r->hs, U, r->R + c0, G, beta, dst + (c0 - col0), ldd);
+        gemm_parallel(false, false, rows, U, U, 1.0f, hs, U, r->R + c0, G, beta,
+                      dst + (c0 - col0), ldd);
+    }
+}
+
+void rnn_recurrent(const struct rnn_run *r, const float *h, size_t ldh, size_t col0, size_t n,
+                   float *dst, size_t ldd, float beta, bool masked)
+{
+    rnn_recurrent_rows(r, 0, r->B, h, ldh, col0, n, dst, ldd, beta, masked);
+}
+
+void rnn_recurrent_back_rows(const struct rnn_run *r, size_t b0, size_t b1, const float *dsrc,
+                             size_t lds, size_t col0, size_t n, float *gh, bool masked)
+{
+    size_t U = r->U, G = r->G, rows = b1 - b0;
+    dsrc += b0 * lds;
+    gh += b0 * U;
+    if (!use_rec_masks(r, masked)) {
+        gemm_parallel(false, true, rows, U, n, 1.0f, dsrc, lds, r->R + col0, G, 1.0f, gh, U);
+        return;
+    }
+    float *hs = r->hs + b0 * U;
+    for (size_t c0 = col0; c0 < col0 + n; c0 += U) {
+        gemm_parallel(false, true, rows, U, U, 1.0f, dsrc + (c0 - col0), lds, r->R + c0, G, 0.0f,
+                      hs, U);
+        for (size_t b = b0; b < b1; b++) {
+            const float *m = rnn_rec_mask(r, c0 / U, b);
+            for (size_t j = 0; j < U; j++)
+                gh[(b - b0) * U + j] += hs[(b - b0) * U + j] * m[j];
+        }
     }
 }
 
 void rnn_recurrent_back(const struct rnn_run *r, const float *dsrc, size_t lds, size_t col0,
                         size_t n, float *gh, bool masked)
 {
-    size_t B = r->B, U = r->U, G = r->G;
-    if (!use_rec_masks(r, masked)) {
-        gemm_parallel(false, true, B, U, n, 1.0f, dsrc,
-                    lds, r->R + col0, G, 1.0f, gh, U);
-        return;
-    }
-    for (size_t c0 = col0; c0 < col0 + n; c0 += U) {
-        gemm_parallel(false, true, B, U, U, 1.0f,
-                    dsrc + (c0 - col0), lds, r->R + c0, G, 0.0f, r->hs, U);
-        for (size_t b = 0; b < B; b++) {
-            const float *m = rnn_rec_mask(r, c0 / U, b);
-            for (size_t j = 0; j < U; j++)
-                gh[b * U + j] += r->hs[b * U + j] * m[j];
-        }
-    }
+    rnn_recurrent_back_rows(r, 0, r->B, dsrc, lds, col0, n, gh, masked);
 }
 
 void rnn_grad_recurrent(const struct rnn_run *r, const float *h, size_t col0, size_t n,
@@ -423,15 +440,14 @@ static void mask_inputs(const struct rnn_run *r, size_t g, const float *src, flo
 static void input_projection(const struct rnn_run *r)
 {
     size_t rows = r->B * r->T, D = r->D, G = r->G;
+    if (!r->k_in || !r->training) { /* the bias (GRU: its input row) added by the chunks */
+        gemm_parallel_bias(false, false, rows, G, D, r->x, D, r->W, G, r->bias, r->z, G);
+        return;
+    }
     if (r->bias)
         for (size_t i = 0; i < rows; i++)
             memcpy(r->z + i * G, r->bias, G * sizeof *r->z); /* GRU: the input row */
     float beta = r->bias ? 1.0f : 0.0f;
-    if (!r->k_in || !r->training) {
-        gemm_parallel(false, false, rows, G, D, 1.0f,
-                    r->x, D, r->W, G, beta, r->z, G);
-        return;
-    }
     size_t blocks = r->k_in, width = G / blocks;
     for (size_t g = 0; g < blocks; g++) {
         mask_inputs(r, g, r->x, r->xd);
