@@ -207,7 +207,7 @@ def render(records):
             "runs with torch.set_num_threads(T), set_num_interop_threads(1), "
             "OMP_NUM_THREADS=T and OpenBLAS's pool (OPENBLAS_NUM_THREADS) at 1 and at T "
             "threads; the table gives the faster. nnc runs as shipped with --threads T "
-            "(its own pool and OpenBLAS's both at T).", ""]
+            "(its one pool of T threads; OpenBLAS at one thread, called from the pool).", ""]
     out += [f"- {note}" for note in notes]
     for r in every(records, "torch_fail"):
         out.append(f"- PyTorch failed on {r['id']}, {n_threads(r['threads'])}, OpenBLAS "
