@@ -12,8 +12,10 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "diag.h"
 
@@ -25,12 +27,12 @@ static struct {
     int threads;         /* wanted, caller included */
     int workers;         /* started */
     pthread_t ids[MAX_THREADS];
-    unsigned long generation; /* of the current job */
+    _Atomic unsigned long generation; /* of the current job */
     parallel_fn_k fn;
     void *ctx;
     size_t n, chunks;
     size_t next;         /* the next chunk to claim */
-    size_t finished;     /* chunks done */
+    _Atomic size_t finished; /* chunks done */
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .start = PTHREAD_COND_INITIALIZER,
           .done = PTHREAD_COND_INITIALIZER, .threads = 1};
 
@@ -59,12 +61,71 @@ static void run_chunks(unsigned long gen)
     }
 }
 
+/* Before sleeping on a condition variable, a thread that waits (a worker
+ * for the next job, the caller for the other chunks) polls for up to
+ * SPIN_NS: jobs come in quick succession (a recurrent layer's steps are
+ * ~100 us each), and a sleeping thread takes tens of microseconds to wake.
+ * Called without the lock. */
+#define SPIN_NS 50000
+
+static long elapsed_ns(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Until a new job is published (or the time is up). */
+static void spin_for_job(unsigned long seen)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do
+        for (int i = 0; i < 64; i++) {
+            if (atomic_load(&pool.generation) != seen)
+                return;
+            cpu_relax();
+        }
+    while (elapsed_ns(&t0) < SPIN_NS);
+}
+
+/* Until `chunks` chunks are finished, as long as some finish in time. */
+static void spin_for_chunks(size_t chunks)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    size_t last = atomic_load(&pool.finished);
+    while (last < chunks) {
+        for (int i = 0; i < 64; i++)
+            cpu_relax();
+        size_t f = atomic_load(&pool.finished);
+        if (f != last) {
+            last = f;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+        } else if (elapsed_ns(&t0) >= SPIN_NS) {
+            return;
+        }
+    }
+}
+
 static void *worker(void *arg)
 {
     unsigned long seen = (unsigned long)(size_t)arg;
     inside = true;
     pthread_mutex_lock(&pool.lock);
     for (;;) {
+        if (pool.generation == seen) {
+            pthread_mutex_unlock(&pool.lock);
+            spin_for_job(seen);
+            pthread_mutex_lock(&pool.lock);
+        }
         while (pool.generation == seen)
             pthread_cond_wait(&pool.start, &pool.lock);
         seen = pool.generation;
@@ -129,7 +190,12 @@ size_t parallel_for_k(size_t n, size_t grain, size_t max_chunks, parallel_fn_k f
     inside = true;
     run_chunks(pool.generation);
     inside = false;
-    while (pool.finished < pool.chunks)
+    if (pool.finished < chunks) {
+        pthread_mutex_unlock(&pool.lock);
+        spin_for_chunks(chunks);
+        pthread_mutex_lock(&pool.lock);
+    }
+    while (pool.finished < chunks)
         pthread_cond_wait(&pool.done, &pool.lock);
     pthread_mutex_unlock(&pool.lock);
     return chunks;
