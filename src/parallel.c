@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "diag.h"
@@ -217,6 +218,22 @@ void parallel_for(size_t n, size_t grain, parallel_fn fn, void *ctx)
 {
     struct plain_job j = {fn, ctx};
     parallel_for_k(n, grain, 0, plain_chunk, &j);
+}
+
+struct zero_job {
+    float *p;
+};
+
+static void zero_chunk(void *ctx, size_t begin, size_t end)
+{
+    const struct zero_job *j = ctx;
+    memset(j->p + begin, 0, (end - begin) * sizeof *j->p);
+}
+
+void parallel_zero(float *p, size_t n)
+{
+    struct zero_job j = {p};
+    parallel_for(n, (size_t)1 << 16, zero_chunk, &j);
 }
 
 /* ---- per-thread scratch --------------------------------------------------- */

@@ -39,6 +39,9 @@ void parallel_for_samples(size_t n, size_t floats, parallel_fn fn, void *ctx);
  * k = 0, 1, ... are given to fn; returns the number of chunks used (chunk
  * k covers [n k / chunks, n (k + 1) / chunks)). */
 size_t parallel_for_k(size_t n, size_t grain, size_t max_chunks, parallel_fn_k fn, void *ctx);
+/* memset(p, 0, n floats), split between the threads when large (the
+ * gradient buffers cleared before each backward pass). */
+void parallel_zero(float *p, size_t n);
 
 /* Scratch for per-chunk partial results (e.g. a weight gradient summed
  * over each chunk's samples, the partial sums then added in chunk order).
