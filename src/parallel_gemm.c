@@ -139,3 +139,29 @@ void gemm_parallel_bias(bool ta, bool tb, size_t M, size_t N, size_t K, const fl
                          .C = C, .ldc = ldc};
     gemm_run(&j);
 }
+
+struct colsum_job {
+    const float *z;
+    size_t rows, n, ldz;
+    float *out;
+};
+
+static void colsum_chunk(void *ctx, size_t u0, size_t u1)
+{
+    const struct colsum_job *j = ctx;
+    size_t o0 = u0 * UNIT, o1 = u1 * UNIT < j->n ? u1 * UNIT : j->n;
+    for (size_t r = 0; r < j->rows; r++) {
+        const float *row = j->z + r * j->ldz;
+        for (size_t o = o0; o < o1; o++)
+            j->out[o] += row[o];
+    }
+}
+
+void colsums_parallel(const float *z, size_t rows, size_t n, size_t ldz, float *out)
+{
+    struct colsum_job j = {z, rows, n, ldz, out};
+    size_t units = (n + UNIT - 1) / UNIT;
+    /* ~32k additions at least per chunk */
+    size_t grain = 1 + ((size_t)1 << 15) / (rows * UNIT + 1);
+    parallel_for(units, grain, colsum_chunk, &j);
+}

@@ -21,6 +21,10 @@ void gemm_parallel(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, 
 void gemm_parallel_bias(bool ta, bool tb, size_t M, size_t N, size_t K, const float *A,
                         size_t lda, const float *B, size_t ldb, const float *bias, float *C,
                         size_t ldc);
+/* out[o] += sum over rows r of z[r * ldz + o], o < n (a bias gradient):
+ * columns split between the threads, each summed over the rows in order,
+ * so the bits are those of the plain loop at any thread count. */
+void colsums_parallel(const float *z, size_t rows, size_t n, size_t ldz, float *out);
 /* The same as one cblas_sgemm in the calling thread (for the chunks of a
  * caller's own parallel_for). */
 void gemm_serial(bool ta, bool tb, size_t M, size_t N, size_t K, float alpha, const float *A,

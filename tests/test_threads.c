@@ -1,6 +1,7 @@
 /* nnc's one pool doing OpenBLAS's splitting (parallel_gemm.c, the
  * convolution, Dense and recurrent layers): split products equal a plain
- * one for every split (rows, columns, K with partial sums) and transpose;
+ * one for every split (rows, columns, K with partial sums) and transpose,
+ * split column sums the plain loop's bits;
  * single-threaded cblas_sgemm calls from several pool threads at once give
  * the same bits as one after the other (OpenBLAS's thread safety at one
  * thread); models give the same outputs and gradients at 1 and 3 threads
@@ -95,6 +96,29 @@ START_TEST(test_gemm_splits)
                 }
     }
     parallel_set_threads(1);
+}
+END_TEST
+
+/* Column sums split by columns: the plain loop's bits at any thread count. */
+START_TEST(test_colsums)
+{
+    static const size_t sizes[][2] = {{3584, 512}, {128, 10}, {1000, 77}, {5, 1}};
+    struct rng r;
+    rng_seed(&r, 3);
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t rows = sizes[i][0], n = sizes[i][1], ld = n + 3;
+        float *z = random_floats(rows * ld, &r), *want = random_floats(n, &r);
+        float *got = malloc(n * sizeof *got);
+        memcpy(got, want, n * sizeof *got);
+        for (size_t k = 0; k < rows; k++)
+            for (size_t o = 0; o < n; o++)
+                want[o] += z[k * ld + o];
+        parallel_set_threads(3);
+        colsums_parallel(z, rows, n, ld, got);
+        parallel_set_threads(1);
+        ck_assert_msg(memcmp(got, want, n * sizeof *got) == 0, "%zu x %zu", rows, n);
+        free(z), free(want), free(got);
+    }
 }
 END_TEST
 
@@ -251,6 +275,7 @@ static Suite *threads_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_gemm_splits);
     tcase_add_test(tc, test_gemm_concurrent);
+    tcase_add_test(tc, test_colsums);
     tcase_add_test(tc, test_models_threads);
     tcase_add_test(tc, test_gradcheck_threads);
     suite_add_tcase(s, tc);

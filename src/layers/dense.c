@@ -130,12 +130,8 @@ static void dense_backward(const struct layer *l, const struct layer_call *c)
         /* dW += x^T dz;  db += column sums of dz */
         gemm_parallel(true, false, n_in, n_out, rows, 1.0f, c->x[0], n_in, dz, n_out, 1.0f,
                       c->dw + l->params[0].offset, n_out);
-        if (cf->use_bias) {
-            float *db = c->dw + l->params[1].offset;
-            for (size_t r = 0; r < rows; r++)
-                for (size_t o = 0; o < n_out; o++)
-                    db[o] += dz[r * n_out + o];
-        }
+        if (cf->use_bias)
+            colsums_parallel(dz, rows, n_out, n_out, c->dw + l->params[1].offset);
     }
     /* dx += dz W^T */
     if (c->dx[0])

@@ -551,9 +551,7 @@ static void input_gradients(const struct rnn_run *r, float *dx)
 {
     size_t rows = r->B * r->T, D = r->D, G = r->G;
     if (r->db)
-        for (size_t i = 0; i < rows; i++)
-            for (size_t g = 0; g < G; g++)
-                r->db[g] += r->z[i * G + g];
+        colsums_parallel(r->z, rows, G, G, r->db);
     if (!r->k_in) {
         if (r->dW)
             gemm_parallel(true, false, D, G, rows, 1.0f,
