@@ -203,9 +203,8 @@ static void gru_before_step_back(const struct rnn_run *r, size_t s)
 {
     size_t t = rnn_time(r, s), T = r->T, B = r->B, U = r->U, G = r->G;
     rnn_rows(r, s, 8 * G, before_back_rows);
-    gemm_parallel(false, true, B, U, U, 1.0f,
-                r->z + t * G + 2 * U, (T * G), r->R + 2 * U, G, 0.0f, r->sc + U,
-                G);
+    gemm_parallel(false, true, B, U, U, 1.0f, r->z + t * G + 2 * U, T * G, r->R + 2 * U, G, 0.0f,
+                  r->sc + U, G);
     rnn_rows(r, s, 8 * G, before_back_rows2);
     rnn_recurrent_back(r, r->z + t * G, T * G, 0, 2 * U, r->gh, true);
 }

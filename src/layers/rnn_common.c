@@ -337,8 +337,8 @@ void rnn_recurrent_rows(const struct rnn_run *r, size_t b0, size_t b1, const flo
             for (size_t j = 0; j < U; j++)
                 hs[(b - b0) * U + j] = h[(b - b0) * ldh + j] * m[j];
         }
-        gemm_parallel(false, false, rows, U, U, 1.0f, hs, U, r->R + c0, G, beta,
-                      dst + (c0 - col0), ldd);
+        gemm_parallel(false, false, rows, U, U, 1.0f, hs, U, r->R + c0, G, beta, dst + (c0 - col0),
+                      ldd);
     }
 }
 
@@ -381,8 +381,7 @@ void rnn_grad_recurrent(const struct rnn_run *r, const float *h, size_t col0, si
 {
     size_t B = r->B, T = r->T, U = r->U, G = r->G, rows = B * T;
     if (!use_rec_masks(r, masked)) {
-        gemm_parallel(true, false, U, n, rows, 1.0f, h,
-                    U, dsrc, lds, 1.0f, r->dR + col0, G);
+        gemm_parallel(true, false, U, n, rows, 1.0f, h, U, dsrc, lds, 1.0f, r->dR + col0, G);
         return;
     }
     /* After the time loop the activations are dead: their array holds h
@@ -395,8 +394,8 @@ void rnn_grad_recurrent(const struct rnn_run *r, const float *h, size_t col0, si
                 for (size_t j = 0; j < U; j++)
                     hm[(b * T + t) * U + j] = h[(b * T + t) * U + j] * m[j];
         }
-        gemm_parallel(true, false, U, U, rows, 1.0f, hm,
-                    U, dsrc + (c0 - col0), lds, 1.0f, r->dR + c0, G);
+        gemm_parallel(true, false, U, U, rows, 1.0f, hm, U, dsrc + (c0 - col0), lds, 1.0f,
+                      r->dR + c0, G);
     }
 }
 
@@ -451,9 +450,8 @@ static void input_projection(const struct rnn_run *r)
     size_t blocks = r->k_in, width = G / blocks;
     for (size_t g = 0; g < blocks; g++) {
         mask_inputs(r, g, r->x, r->xd);
-        gemm_parallel(false, false, rows, width, D,
-                    1.0f, r->xd, D, r->W + g * width, G, beta, r->z + g * width,
-                    G);
+        gemm_parallel(false, false, rows, width, D, 1.0f, r->xd, D, r->W + g * width, G, beta,
+                      r->z + g * width, G);
     }
 }
 
@@ -554,25 +552,21 @@ static void input_gradients(const struct rnn_run *r, float *dx)
         colsums_parallel(r->z, rows, G, G, r->db);
     if (!r->k_in) {
         if (r->dW)
-            gemm_parallel(true, false, D, G, rows, 1.0f,
-                        r->x, D, r->z, G, 1.0f, r->dW, G);
+            gemm_parallel(true, false, D, G, rows, 1.0f, r->x, D, r->z, G, 1.0f, r->dW, G);
         if (dx)
-            gemm_parallel(false, true, rows, D, G, 1.0f,
-                        r->z, G, r->W, G, 1.0f, dx, D);
+            gemm_parallel(false, true, rows, D, G, 1.0f, r->z, G, r->W, G, 1.0f, dx, D);
         return;
     }
     size_t blocks = r->k_in, width = G / blocks;
     for (size_t g = 0; g < blocks; g++) {
         if (r->dW) {
             mask_inputs(r, g, r->x, r->xd);
-            gemm_parallel(true, false, D, width, rows,
-                        1.0f, r->xd, D, r->z + g * width, G, 1.0f, r->dW + g * width,
-                        G);
+            gemm_parallel(true, false, D, width, rows, 1.0f, r->xd, D, r->z + g * width, G, 1.0f,
+                          r->dW + g * width, G);
         }
         if (dx) {
-            gemm_parallel(false, true, rows, D, width,
-                        1.0f, r->z + g * width, G, r->W + g * width, G, 0.0f, r->xd,
-                        D);
+            gemm_parallel(false, true, rows, D, width, 1.0f, r->z + g * width, G, r->W + g * width,
+                          G, 0.0f, r->xd, D);
             for (size_t b = 0; b < r->B; b++) {
                 const float *m = r->mi + (g * r->B + b) * D;
                 for (size_t t = 0; t < r->T; t++)

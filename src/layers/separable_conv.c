@@ -110,8 +110,8 @@ static void separable_forward(const struct layer *l, const struct layer_call *c)
     float *z = act ? c->cache : c->y, *mid = c->cache + (act ? rows * F : 0);
     conv_depthwise_forward(&g, (size_t)cf->depth_multiplier, c->B, c->x[0],
                            c->w + l->params[0].offset, mid);
-    gemm_parallel(false, false, rows, F, CM, 1.0f, mid,
-                CM, c->w + l->params[1].offset, F, 0.0f, z, F);
+    gemm_parallel(false, false, rows, F, CM, 1.0f, mid, CM, c->w + l->params[1].offset, F, 0.0f, z,
+                  F);
     conv_bias_activate(cf->activation, cf->use_bias ? c->w + l->params[2].offset : NULL, z, c->y,
                        c->B, P, F);
 }
@@ -131,13 +131,12 @@ static void separable_backward(const struct layer *l, const struct layer_call *c
                                              mid + rows * CM, c->B, P, F);
     /* dpointwise (CM, F) += mid^T (CM, B*P) . dz (B*P, F) */
     if (l->trainable)
-        gemm_parallel(true, false, CM, F, rows, 1.0f,
-                    mid, CM, dz, F, 1.0f, c->dw + l->params[1].offset, F);
+        gemm_parallel(true, false, CM, F, rows, 1.0f, mid, CM, dz, F, 1.0f,
+                      c->dw + l->params[1].offset, F);
     if (!l->trainable && !c->dx[0])
         return;
     /* dmid (B*P, CM) = dz . pointwise^T, over mid (its last use was above). */
-    gemm_parallel(false, true, rows, CM, F, 1.0f, dz,
-                F, pointwise, F, 0.0f, mid, CM);
+    gemm_parallel(false, true, rows, CM, F, 1.0f, dz, F, pointwise, F, 0.0f, mid, CM);
     conv_depthwise_backward(&g, (size_t)cf->depth_multiplier, c->B, c->x[0],
                             c->w + l->params[0].offset, mid, c->dx[0],
                             l->trainable ? c->dw + l->params[0].offset : NULL);
