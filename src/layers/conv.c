@@ -2,11 +2,14 @@
  * base_conv.py): y = f(conv(x, kernel) + bias), channels-last.
  *   x (B, H, W, C) or (B, steps, C)    kernel (KH, KW, C, F) or (K, C, F)
  *   bias (F)                           y (B, OH, OW, F) or (B, OW, F)
- * As im2col + one GEMM over the batch: cols (B*P, KH*KW*C) holds every
- * window (P = OH*OW output positions), z = cols . kernel (B*P, F).
- * Backward: dkernel += cols^T dz, dbias = column sums of dz, then
- * dcols = dz kernel^T (over cols, which is no longer needed) scattered back
- * into dx by col2im. A 1x1 kernel with stride 1 uses x as cols directly.
+ * As im2col + GEMM: cols (B*P, KH*KW*C) holds every window (P = OH*OW
+ * output positions), z = cols . kernel (B*P, F). Backward: dkernel +=
+ * cols^T dz, dbias = column sums of dz, then dcols = dz kernel^T (over
+ * cols, which is no longer needed) scattered back into dx by col2im. A 1x1
+ * kernel with stride 1 uses x as cols directly. The batch is split between
+ * the pool's threads, each running single-threaded GEMMs on its samples;
+ * the kernel gradient is summed per chunk (chunk 0 into dw, the others into
+ * the pool's scratch) and the partial sums added in chunk order.
  * Cache: [z (B*P*F) when f is not linear][cols (B*P*KH*KW*C) unless 1x1]
  * [bias-gradient sums (B*F)]. */
 
