@@ -8,8 +8,9 @@
  * never compete for the cores. A parallel_for inside a parallel_for runs
  * serially in the calling thread.
  *
- * Workers sleep on a condition variable between calls. The pool is
- * process-wide. */
+ * Between calls workers poll for up to 50 us, then sleep on a condition
+ * variable. Any free thread runs the next unclaimed chunk, so a worker that
+ * is slow to wake does not hold a call up. The pool is process-wide. */
 #ifndef NNC_PARALLEL_H
 #define NNC_PARALLEL_H
 
