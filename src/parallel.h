@@ -8,7 +8,7 @@
  * never compete for the cores. A parallel_for inside a parallel_for runs
  * serially in the calling thread.
  *
- * Between calls workers poll for up to 50 us, then sleep on a condition
+ * Between calls workers poll for up to 200 us, then sleep on a condition
  * variable. Any free thread runs the next unclaimed chunk, so a worker that
  * is slow to wake does not hold a call up. The pool is process-wide. */
 #ifndef NNC_PARALLEL_H
