@@ -16,7 +16,6 @@
  * know every CPU model and may fall back to its slow Prescott kernels
  * (OPENBLAS_VERBOSE=2 prints the core): compare OPENBLAS_CORETYPE=SkylakeX
  * (or Haswell) on such machines. */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +109,7 @@ int main(int argc, char **argv)
     int threads = argc > 1 ? atoi(argv[1]) : 2, repeats = argc > 2 ? atoi(argv[2]) : 30;
     if (threads < 1 || repeats < 1)
         return 2;
-    openblas_set_num_threads(threads);
-    parallel_set_threads(threads);
+    parallel_set_threads(threads); /* nnc's pool; OpenBLAS at one thread */
     printf("batch %d, %d thread(s), median of %d\n", B, threads, repeats);
     run("Conv2D(32, 3, relu) 28x28x1", "layers:\n  - Conv2D: {filters: 32, kernel_size: 3, "
         "activation: relu, input_shape: [28, 28, 1]}\ncompile: {loss: mse}\n", false, repeats);

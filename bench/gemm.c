@@ -14,6 +14,10 @@
  * Nothing else of the step (bias, activations, loss, Adam) is timed, so the
  * samples/s is a ceiling no implementation built on these sgemm calls can
  * pass at this thread count.
+ *   mlp_pool  the same calls as nnc makes them: OpenBLAS at one thread and
+ *         each product split between nnc's pool of T threads
+ *         (src/parallel_gemm.c), so that the two ways of using T threads are
+ *         compared in the same run.
  *
  *   make && cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Isrc $(pkg-config --cflags openblas) \
  *       bench/gemm.c build/libnnc.a -o build/bench-gemm $(pkg-config --libs openblas) -lm -lpthread
@@ -24,15 +28,19 @@
  *   {"kind": "peak", "threads": T, "n": N, "seconds": s, "gflops": g}
  *   {"kind": "mlp", "threads": T, "batch": B, "layers": "784,512,256,10",
  *    "flop_per_step": f, "seconds": s, "samples_per_s": r, "gflops": g}
+ *   {"kind": "mlp_pool", ... the same fields}
  * and first {"kind": "core", "core": "SkylakeX", "config": "..."}. Buffers
  * are freed at exit by the OS (a one-shot benchmark). */
 #include <cblas.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "blas_select.h"
+#include "parallel.h"
+#include "parallel_gemm.h"
 
 char *openblas_get_corename(void);
 char *openblas_get_config(void);
@@ -91,6 +99,25 @@ struct mlp {
         *dx[MAX_LAYERS];
 };
 
+/* The same products through nnc's pool (parallel_gemm.h). */
+static void mlp_step_pool(struct mlp *m)
+{
+    const size_t B = (size_t)m->batch;
+    for (int l = 0; l < m->n_layers; l++) {
+        size_t n_in = (size_t)m->dims[l], n_out = (size_t)m->dims[l + 1];
+        gemm_parallel(false, false, B, n_out, n_in, 1.0f, m->x[l], n_in, m->w[l], n_out, 1.0f,
+                      m->z[l], n_out);
+    }
+    for (int l = m->n_layers - 1; l >= 0; l--) {
+        size_t n_in = (size_t)m->dims[l], n_out = (size_t)m->dims[l + 1];
+        gemm_parallel(true, false, n_in, n_out, B, 1.0f, m->x[l], n_in, m->dz[l], n_out, 1.0f,
+                      m->dw[l], n_out);
+        if (l > 0)
+            gemm_parallel(false, true, B, n_in, n_out, 1.0f, m->dz[l], n_out, m->w[l], n_out, 1.0f,
+                          m->dx[l], n_in);
+    }
+}
+
 static void mlp_step(struct mlp *m)
 {
     const int B = m->batch;
@@ -109,24 +136,27 @@ static void mlp_step(struct mlp *m)
     }
 }
 
-static void mlp_ceiling(struct mlp *m, const char *spec, int threads, int repeats, int steps)
+static void mlp_ceiling(struct mlp *m, const char *spec, int threads, int repeats, int steps,
+                        bool pool)
 {
     double flop = 0;
     for (int l = 0; l < m->n_layers; l++)
         flop += 2.0 * m->batch * m->dims[l] * m->dims[l + 1] * (l > 0 ? 3 : 2);
-    mlp_step(m); /* warm-up */
+    void (*step)(struct mlp *) = pool ? mlp_step_pool : mlp_step;
+    step(m); /* warm-up */
     double best = 1e30;
     for (int r = 0; r < repeats; r++) {
         double t0 = now();
         for (int s = 0; s < steps; s++)
-            mlp_step(m);
+            step(m);
         double t = (now() - t0) / steps;
         if (t < best)
             best = t;
     }
-    printf("{\"kind\": \"mlp\", \"threads\": %d, \"batch\": %d, \"layers\": \"%s\", "
+    printf("{\"kind\": \"%s\", \"threads\": %d, \"batch\": %d, \"layers\": \"%s\", "
            "\"flop_per_step\": %.0f, \"seconds\": %.7f, \"samples_per_s\": %.1f, \"gflops\": %.2f}\n",
-           threads, m->batch, spec, flop, best, m->batch / best, flop / best / 1e9);
+           pool ? "mlp_pool" : "mlp", threads, m->batch, spec, flop, best, m->batch / best,
+           flop / best / 1e9);
 }
 
 static void mlp_alloc(struct mlp *m)
@@ -214,7 +244,9 @@ int main(int argc, char **argv)
         int t = parse_int(tok, "--threads", 1, 1024);
         openblas_set_num_threads(t);
         peak(t, n, repeats);
-        mlp_ceiling(&m, spec, t, repeats, steps);
+        mlp_ceiling(&m, spec, t, repeats, steps, false);
+        parallel_set_threads(t); /* nnc's pool of t; OpenBLAS at one thread */
+        mlp_ceiling(&m, spec, t, repeats, steps, true);
         fflush(stdout);
     }
     return 0;

@@ -329,7 +329,8 @@ class Suite:
             kind = rec.pop("kind")
             if kind == "core":
                 self.core = rec["core"]
-            self.res.add({"core": "blas", "peak": "peak", "mlp": "ceiling"}[kind], **rec)
+            self.res.add({"core": "blas", "peak": "peak", "mlp": "ceiling",
+                          "mlp_pool": "ceiling_pool"}[kind], **rec)
 
     # -- PyTorch ------------------------------------------------------------------
     def torch_configs(self, t):

@@ -5,7 +5,6 @@
 
 #include "parallel.h"
 
-#include <cblas.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,10 +294,9 @@ int cli_apply_threads(const struct cli_args *a, char *err, size_t err_size)
             }
         }
     }
-    if (n > 0)
-        openblas_set_num_threads((int)n);
-    else
+    if (n <= 0)
         n = sysconf(_SC_NPROCESSORS_ONLN);
+    /* nnc's pool does the splitting; OpenBLAS runs in its threads. */
     parallel_set_threads(n > 0 ? (int)n : 1);
     return 0;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parallel.h"
+
 void model_chain(struct model *m)
 {
     NNC_ASSERT(m->n_layers >= 1 && m->layers[0].ops == layer_find("InputLayer"));
@@ -589,13 +591,13 @@ double model_backward_outputs(struct model *m, size_t B, const float *y_true, co
                               double *per_output)
 {
     if (!m->dw_zero) /* the optimizer cleared it (train.c) */
-        memset(m->dw, 0, m->n_weights * sizeof *m->dw);
+        parallel_zero(m->dw, m->n_weights);
     m->dw_zero = false;
     for (size_t i = 0; i < m->n_nodes; i++)
         if (!node_is_input(&m->nodes[i]) && (m->nodes[i].needs_grad || m->nodes[i].is_output))
-            memset(m->nodes[i].dy, 0, B * shape_size(&m->nodes[i].out) * sizeof(float));
+            parallel_zero(m->nodes[i].dy, B * shape_size(&m->nodes[i].out));
     for (size_t i = 0; i < m->n_more; i++)
-        memset(m->more[i].dy, 0, B * shape_size(&m->more[i].out) * sizeof(float));
+        parallel_zero(m->more[i].dy, B * shape_size(&m->more[i].out));
     /* The loss writes each output's dy; consumers of an output (later in
      * the topological order) add theirs in backward. */
     double loss = model_loss(m, B, y_true, w, true, per_output) + model_penalty(m, B);

@@ -2,15 +2,19 @@
  * base_conv.py): y = f(conv(x, kernel) + bias), channels-last.
  *   x (B, H, W, C) or (B, steps, C)    kernel (KH, KW, C, F) or (K, C, F)
  *   bias (F)                           y (B, OH, OW, F) or (B, OW, F)
- * As im2col + one GEMM over the batch: cols (B*P, KH*KW*C) holds every
- * window (P = OH*OW output positions), z = cols . kernel (B*P, F).
- * Backward: dkernel += cols^T dz, dbias = column sums of dz, then
- * dcols = dz kernel^T (over cols, which is no longer needed) scattered back
- * into dx by col2im. A 1x1 kernel with stride 1 uses x as cols directly.
+ * As im2col + GEMM: cols (B*P, KH*KW*C) holds every window (P = OH*OW
+ * output positions), z = cols . kernel (B*P, F). Backward: dkernel +=
+ * cols^T dz, dbias = column sums of dz, then dcols = dz kernel^T (over
+ * cols, which is no longer needed) scattered back into dx by col2im. A 1x1
+ * kernel with stride 1 uses x as cols directly. The batch is split between
+ * the pool's threads, each running single-threaded GEMMs on its samples;
+ * the kernel gradient is summed per chunk (chunk 0 into dw, the others into
+ * the pool's scratch) and the partial sums added in chunk order.
  * Cache: [z (B*P*F) when f is not linear][cols (B*P*KH*KW*C) unless 1x1]
  * [bias-gradient sums (B*F)]. */
-#include <cblas.h>
 
+#include "../parallel.h"
+#include "../parallel_gemm.h"
 #include "conv_common.h"
 #include "layers.h"
 
@@ -53,6 +57,9 @@ static int conv_build(struct layer *l, const struct shape *in, size_t n_in, stru
     if (conv_geometry(l, rank, in, &g, d) < 0 ||
         conv_check_sizes(l, &g, (size_t)c->filters, d) < 0)
         return -1;
+    /* The kernel gradient is summed per chunk of the batch (conv_backward). */
+    if (parallel_reserve(conv_taps(&g) * g.C * (size_t)c->filters) < 0)
+        return spec_error(l->where, d, "%s: out of memory", l->ops->class_name);
     *out = in[0];
     if (rank == 2)
         out->dim[0] = g.OH;
@@ -95,53 +102,136 @@ static size_t conv_cache(const struct layer *l, const struct shape *in, const st
     return z + cols + (size_t)c->filters;
 }
 
-static void conv_forward(const struct layer *l, const struct layer_call *c)
+/* The batch is split between the pool's threads; each chunk of samples
+ * goes through in blocks of about BLOCK_FLOATS floats of z and columns, so
+ * that im2col, the GEMM and the epilogue (and in backward the kernel
+ * gradient, dcols and col2im) find the block still in cache. */
+#define BLOCK_FLOATS ((size_t)1 << 18)
+
+struct conv_job {
+    struct conv_geom g;
+    size_t F, P, KC, block;
+    bool pointwise;
+    enum act_kind f;
+    const float *x, *W, *bias, *y, *dy;
+    float *z, *cols, *out, *dkernel, *sums, *dx;
+};
+
+static void conv_job_init(struct conv_job *j, const struct layer *l, const struct layer_call *c)
 {
     const struct conv_conf *cf = l->conf;
-    struct conv_geom g;
-    geometry(l, &g);
-    size_t F = (size_t)cf->filters, P = conv_positions(&g), KC = conv_taps(&g) * g.C;
-    size_t rows = c->B * P;
-    bool act = cf->activation != ACT_LINEAR;
-    float *z = act ? c->cache : c->y;
-    const float *cols = c->x[0];
-    if (!conv_is_pointwise(&g)) {
-        float *buf = c->cache + (act ? rows * F : 0);
-        conv_im2col_batch(&g, c->B, c->x[0], buf);
-        cols = buf;
+    geometry(l, &j->g);
+    j->F = (size_t)cf->filters;
+    j->P = conv_positions(&j->g);
+    j->KC = conv_taps(&j->g) * j->g.C;
+    j->pointwise = conv_is_pointwise(&j->g);
+    j->f = cf->activation;
+    size_t per = j->P * (j->F + (j->pointwise ? 0 : j->KC));
+    j->block = per >= BLOCK_FLOATS ? 1 : BLOCK_FLOATS / per;
+    j->x = c->x[0];
+    j->W = c->w + l->params[0].offset;
+    j->bias = cf->use_bias ? c->w + l->params[1].offset : NULL;
+    bool act = j->f != ACT_LINEAR;
+    size_t rows = c->B * j->P;
+    j->z = act ? c->cache : c->y;
+    j->cols = j->pointwise ? NULL : c->cache + (act ? rows * j->F : 0);
+    j->sums = c->cache + (act ? rows * j->F : 0) + (j->pointwise ? 0 : rows * j->KC);
+}
+
+/* cols of samples [b0, b1): x itself for a 1x1 kernel, else im2col's. */
+static const float *block_cols(const struct conv_job *j, size_t b0, size_t b1, bool fill)
+{
+    size_t image = j->g.H * j->g.W * j->g.C;
+    if (j->pointwise)
+        return j->x + b0 * image;
+    float *cols = j->cols + b0 * j->P * j->KC;
+    for (size_t b = b0; fill && b < b1; b++)
+        conv_im2col(&j->g, j->x + b * image, cols + (b - b0) * j->P * j->KC);
+    return cols;
+}
+
+/* z = cols . kernel, y = f(z + bias) for the chunk's samples. */
+static void forward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
+{
+    const struct conv_job *j = ctx;
+    size_t P = j->P, F = j->F;
+    (void)k;
+    for (size_t s0 = b0; s0 < b1; s0 += j->block) {
+        size_t s1 = s0 + j->block < b1 ? s0 + j->block : b1;
+        const float *cols = block_cols(j, s0, s1, true);
+        float *z = j->z + s0 * P * F;
+        gemm_serial(false, false, (s1 - s0) * P, F, j->KC, 1.0f, cols, j->KC, j->W, F, 0.0f, z,
+                    F);
+        conv_epilogue_forward(j->f, j->bias, z, j->out + s0 * P * F, s1 - s0, P, F);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)F, (int)KC, 1.0f, cols,
-                (int)KC, c->w + l->params[0].offset, (int)F, 0.0f, z, (int)F);
-    conv_bias_activate(cf->activation, cf->use_bias ? c->w + l->params[1].offset : NULL, z, c->y,
-                       c->B, P, F);
+}
+
+static void conv_forward(const struct layer *l, const struct layer_call *c)
+{
+    struct conv_job j;
+    conv_job_init(&j, l, c);
+    j.out = c->y;
+    parallel_for_k(c->B, 1, 0, forward_chunk, &j);
+}
+
+/* For the chunk's samples: dz (over z) and the per-sample bias sums; the
+ * kernel gradient cols^T dz into dkernel (chunk 0) or the chunk's scratch;
+ * dcols = dz kernel^T (over cols, no longer needed) scattered into dx. */
+static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
+{
+    const struct conv_job *j = ctx;
+    size_t P = j->P, F = j->F, KC = j->KC;
+    float *dk = !j->dkernel ? NULL : k == 0 ? j->dkernel : parallel_scratch(k);
+    for (size_t s0 = b0; s0 < b1; s0 += j->block) {
+        size_t s1 = s0 + j->block < b1 ? s0 + j->block : b1, rows = (s1 - s0) * P;
+        const float *dz = conv_epilogue_backward(j->f, j->z + s0 * P * F, j->y + s0 * P * F,
+                                                 j->dy + s0 * P * F,
+                                                 j->sums ? j->sums + s0 * F : NULL, s1 - s0, P, F);
+        const float *cols = block_cols(j, s0, s1, false);
+        /* dkernel (KC, F) += cols^T (KC, rows) . dz (rows, F); a chunk's
+         * scratch starts at its first block. */
+        if (dk)
+            gemm_serial(true, false, KC, F, rows, 1.0f, cols, KC, dz, F,
+                        k > 0 && s0 == b0 ? 0.0f : 1.0f, dk, F);
+        if (!j->dx)
+            continue;
+        if (j->pointwise) {
+            gemm_serial(false, true, rows, KC, F, 1.0f, dz, F, j->W, F, 1.0f, j->dx + s0 * P * KC,
+                        KC);
+            continue;
+        }
+        float *dcols = (float *)cols;
+        gemm_serial(false, true, rows, KC, F, 1.0f, dz, F, j->W, F, 0.0f, dcols, KC);
+        size_t image = j->g.H * j->g.W * j->g.C;
+        for (size_t b = s0; b < s1; b++)
+            conv_col2im(&j->g, dcols + (b - s0) * P * KC, j->dx + b * image);
+    }
 }
 
 static void conv_backward(const struct layer *l, const struct layer_call *c)
 {
     const struct conv_conf *cf = l->conf;
-    struct conv_geom g;
-    geometry(l, &g);
-    size_t F = (size_t)cf->filters, P = conv_positions(&g), KC = conv_taps(&g) * g.C;
-    size_t rows = c->B * P;
-    bool act = cf->activation != ACT_LINEAR, pointwise = conv_is_pointwise(&g);
-    const float *W = c->w + l->params[0].offset;
-    float *cols = pointwise ? NULL : c->cache + (act ? rows * F : 0);
-    float *sums = c->cache + (act ? rows * F : 0) + (pointwise ? 0 : rows * KC);
+    struct conv_job j;
+    conv_job_init(&j, l, c);
+    j.y = c->y;
+    j.dy = c->dy;
+    j.dx = c->dx[0];
     float *db = l->trainable && cf->use_bias ? c->dw + l->params[1].offset : NULL;
-    const float *dz = conv_backward_epilogue(cf->activation, c->cache, c->y, c->dy, db, sums,
-                                             c->B, P, F);
-    /* dkernel (KC, F) += cols^T (KC, B*P) . dz (B*P, F) */
-    if (l->trainable)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)KC, (int)F, (int)rows, 1.0f,
-                    pointwise ? c->x[0] : cols, (int)KC, dz, (int)F, 1.0f,
-                    c->dw + l->params[0].offset, (int)F);
-    if (!c->dx[0])
-        return;
-    /* dcols (B*P, KC) = dz . kernel^T, straight into dx when x is cols. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)KC, (int)F, 1.0f, dz,
-                (int)F, W, (int)F, pointwise ? 1.0f : 0.0f, pointwise ? c->dx[0] : cols, (int)KC);
-    if (!pointwise)
-        conv_col2im_batch(&g, c->B, cols, c->dx[0]);
+    if (!db)
+        j.sums = NULL;
+    j.dkernel = l->trainable ? c->dw + l->params[0].offset : NULL;
+    size_t F = j.F, KF = j.KC * F;
+    size_t chunks = parallel_for_k(c->B, 1, j.dkernel ? parallel_scratch_chunks(KF) : 0,
+                                   backward_chunk, &j);
+    /* The partial sums in a fixed order: the same result run to run. */
+    for (size_t k = 1; j.dkernel && k < chunks; k++) {
+        const float *p = parallel_scratch(k);
+        for (size_t i = 0; i < KF; i++)
+            j.dkernel[i] += p[i];
+    }
+    for (size_t b = 0; db && b < c->B; b++)
+        for (size_t o = 0; o < F; o++)
+            db[o] += j.sums[b * F + o];
 }
 
 const struct layer_ops conv1d_ops = {

@@ -338,23 +338,30 @@ static void bias_relu(float *restrict z, float *restrict y, const float *restric
         }
 }
 
+void conv_epilogue_forward(enum act_kind f, const float *bias, float *z, float *y, size_t B,
+                           size_t rows, size_t n)
+{
+    size_t per = rows * n;
+    for (size_t b = 0; b < B; b++, z += per, y += per) {
+        if (bias && f == ACT_RELU && z != y) {
+            bias_relu(z, y, bias, rows, n);
+            continue;
+        }
+        if (bias)
+            for (size_t r = 0; r < rows; r++)
+                for (size_t o = 0; o < n; o++)
+                    z[r * n + o] += bias[o];
+        if (f != ACT_LINEAR || z != y)
+            activation_forward(f, z, y, rows, n);
+    }
+}
+
 static void bias_activate_chunk(void *ctx, size_t b0, size_t b1)
 {
     const struct epilogue_job *j = ctx;
     size_t per = j->rows * j->n;
-    for (size_t b = b0; b < b1; b++) {
-        float *z = j->z + b * per, *y = j->y + b * per;
-        if (j->bias && j->f == ACT_RELU && z != y) {
-            bias_relu(z, y, j->bias, j->rows, j->n);
-            continue;
-        }
-        if (j->bias)
-            for (size_t r = 0; r < j->rows; r++)
-                for (size_t o = 0; o < j->n; o++)
-                    z[r * j->n + o] += j->bias[o];
-        if (j->f != ACT_LINEAR || z != y)
-            activation_forward(j->f, z, y, j->rows, j->n);
-    }
+    conv_epilogue_forward(j->f, j->bias, j->z + b0 * per, j->y + b0 * per, b1 - b0, j->rows,
+                          j->n);
 }
 
 void conv_bias_activate(enum act_kind f, const float *bias, float *z, float *y, size_t B,
@@ -380,30 +387,38 @@ static void relu_backward_sums(float *restrict z, const float *restrict dy, floa
         }
 }
 
+const float *conv_epilogue_backward(enum act_kind f, float *z, const float *y, const float *dy,
+                                   float *sums, size_t B, size_t rows, size_t n)
+{
+    size_t per = rows * n;
+    for (size_t b = 0; b < B; b++) {
+        const float *dz = dy + b * per;
+        if (f == ACT_RELU && sums) {
+            relu_backward_sums(z + b * per, dz, sums + b * n, rows, n);
+            continue;
+        }
+        if (f != ACT_LINEAR) {
+            activation_backward(f, z + b * per, y + b * per, dz, z + b * per, rows, n);
+            dz = z + b * per;
+        }
+        if (!sums)
+            continue;
+        float *s = sums + b * n;
+        for (size_t o = 0; o < n; o++)
+            s[o] = 0;
+        for (size_t r = 0; r < rows; r++)
+            for (size_t o = 0; o < n; o++)
+                s[o] += dz[r * n + o];
+    }
+    return f == ACT_LINEAR ? dy : z;
+}
+
 static void backward_chunk(void *ctx, size_t b0, size_t b1)
 {
     const struct epilogue_job *j = ctx;
     size_t per = j->rows * j->n;
-    for (size_t b = b0; b < b1; b++) {
-        const float *dz = j->dy + b * per;
-        if (j->f == ACT_RELU && j->sums) {
-            relu_backward_sums(j->z + b * per, dz, j->sums + b * j->n, j->rows, j->n);
-            continue;
-        }
-        if (j->f != ACT_LINEAR) {
-            float *z = j->z + b * per;
-            activation_backward(j->f, z, j->y_in + b * per, dz, z, j->rows, j->n);
-            dz = z;
-        }
-        if (!j->sums)
-            continue;
-        float *s = j->sums + b * j->n;
-        for (size_t o = 0; o < j->n; o++)
-            s[o] = 0;
-        for (size_t r = 0; r < j->rows; r++)
-            for (size_t o = 0; o < j->n; o++)
-                s[o] += dz[r * j->n + o];
-    }
+    conv_epilogue_backward(j->f, j->z + b0 * per, j->y_in + b0 * per, j->dy + b0 * per,
+                           j->sums ? j->sums + b0 * j->n : NULL, b1 - b0, j->rows, j->n);
 }
 
 const float *conv_backward_epilogue(enum act_kind f, float *z, const float *y, const float *dy,

@@ -135,5 +135,14 @@ void conv_bias_activate(enum act_kind f, const float *bias, float *z, float *y, 
  * order (the result does not depend on the thread count). Returns dz. */
 const float *conv_backward_epilogue(enum act_kind f, float *z, const float *y, const float *dy,
                                     float *db, float *sums, size_t B, size_t rows, size_t n);
+/* The same two in the calling thread, for B samples (the chunks of a
+ * caller's parallel_for): conv_epilogue_forward as conv_bias_activate;
+ * conv_epilogue_backward writes dz over z (f not linear) and, when sums
+ * is not NULL, each sample's column sums of dz into sums (B * n), and
+ * returns dz (z, or dy when f is linear). */
+void conv_epilogue_forward(enum act_kind f, const float *bias, float *z, float *y, size_t B,
+                           size_t rows, size_t n);
+const float *conv_epilogue_backward(enum act_kind f, float *z, const float *y, const float *dy,
+                                    float *sums, size_t B, size_t rows, size_t n);
 
 #endif

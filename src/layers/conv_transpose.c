@@ -10,9 +10,9 @@
  *   dcols = im2col(dz);  dkernel += dcols^T x;  dx += dcols . kernel.
  * Cache: [z (B*OH*OW*F) when f is not linear][cols (B*H*W*KH*KW*F)]
  * [bias-gradient sums (B*F)]. */
-#include <cblas.h>
 #include <stdio.h>
 
+#include "../parallel_gemm.h"
 #include "conv_common.h"
 #include "layers.h"
 #include "../parallel.h"
@@ -190,8 +190,8 @@ static void conv_transpose_forward(const struct layer *l, const struct layer_cal
     float *z = act ? c->cache : c->y;
     float *cols = c->cache + (act ? c->B * shape_size(&l->out_shape) : 0);
     /* cols (B*H*W, KF) = x (B*H*W, Cin) . kernel^T (Cin, KF) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)KF, (int)Cin, 1.0f,
-                c->x[0], (int)Cin, c->w + l->params[0].offset, (int)Cin, 0.0f, cols, (int)KF);
+    gemm_parallel(false, true, rows, KF, Cin, 1.0f, c->x[0], Cin, c->w + l->params[0].offset, Cin,
+                  0.0f, cols, KF);
     struct scatter_job j = {&g, cols, cf->use_bias ? c->w + l->params[1].offset : NULL, z};
     parallel_for(c->B, 1, scatter_chunk, &j);
     conv_bias_activate(cf->activation, NULL, z, c->y, c->B, g.H * g.W, g.C);
@@ -211,14 +211,12 @@ static void conv_transpose_backward(const struct layer *l, const struct layer_ca
     conv_im2col_batch(&g, c->B, dz, dcols);
     /* dkernel (KF, Cin) += dcols^T (KF, B*H*W) . x (B*H*W, Cin) */
     if (l->trainable)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)KF, (int)Cin, (int)rows, 1.0f,
-                    dcols, (int)KF, c->x[0], (int)Cin, 1.0f, c->dw + l->params[0].offset,
-                    (int)Cin);
+        gemm_parallel(true, false, KF, Cin, rows, 1.0f, dcols, KF, c->x[0], Cin, 1.0f,
+                      c->dw + l->params[0].offset, Cin);
     /* dx (B*H*W, Cin) += dcols . kernel (KF, Cin) */
     if (c->dx[0])
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)Cin, (int)KF, 1.0f,
-                    dcols, (int)KF, c->w + l->params[0].offset, (int)Cin, 1.0f, c->dx[0],
-                    (int)Cin);
+        gemm_parallel(false, false, rows, Cin, KF, 1.0f, dcols, KF, c->w + l->params[0].offset, Cin,
+                      1.0f, c->dx[0], Cin);
 }
 
 const struct layer_ops conv2d_transpose_ops = {

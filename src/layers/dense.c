@@ -4,9 +4,8 @@
  * (not I and O: cblas.h pulls in complex.h, whose I is a macro.)
  * The cache keeps z = x W + b (when f is not linear), which backward turns
  * into dz in place. */
-#include <cblas.h>
-#include <string.h>
-
+#include "../parallel.h"
+#include "../parallel_gemm.h"
 #include "layers.h"
 
 struct dense_conf {
@@ -76,6 +75,28 @@ static size_t dense_cache(const struct layer *l, const struct shape *in, const s
     return c->activation == ACT_LINEAR ? 0 : shape_size(out);
 }
 
+/* The activation and its gradient over rows, split between the pool's
+ * threads (activations are row-wise: softmax needs whole rows). */
+struct act_job {
+    enum act_kind f;
+    const float *z, *y, *dy;
+    float *out;
+    size_t n;
+};
+
+static void act_forward_rows(void *ctx, size_t r0, size_t r1)
+{
+    const struct act_job *j = ctx;
+    activation_forward(j->f, j->z + r0 * j->n, j->out + r0 * j->n, r1 - r0, j->n);
+}
+
+static void act_backward_rows(void *ctx, size_t r0, size_t r1)
+{
+    const struct act_job *j = ctx;
+    size_t o = r0 * j->n;
+    activation_backward(j->f, j->z + o, j->y + o, j->dy + o, j->out + o, r1 - r0, j->n);
+}
+
 static void dense_forward(const struct layer *l, const struct layer_call *c)
 {
     const struct dense_conf *cf = l->conf;
@@ -83,15 +104,13 @@ static void dense_forward(const struct layer *l, const struct layer_call *c)
     size_t rows = c->B * (shape_size(&l->in_shape) / n_in);
     const float *W = c->w + l->params[0].offset;
     float *z = cf->activation == ACT_LINEAR ? c->y : c->cache;
-    if (cf->use_bias) {
-        const float *b = c->w + l->params[1].offset;
-        for (size_t r = 0; r < rows; r++)
-            memcpy(z + r * n_out, b, n_out * sizeof *z);
+    /* z = x W + b */
+    gemm_parallel_bias(false, false, rows, n_out, n_in, c->x[0], n_in, W, n_out,
+                       cf->use_bias ? c->w + l->params[1].offset : NULL, z, n_out);
+    if (cf->activation != ACT_LINEAR) {
+        struct act_job j = {.f = cf->activation, .z = z, .out = c->y, .n = n_out};
+        parallel_for_samples(rows, n_out, act_forward_rows, &j);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)n_out, (int)n_in, 1.0f,
-                c->x[0], (int)n_in, W, (int)n_out, cf->use_bias ? 1.0f : 0.0f, z, (int)n_out);
-    if (cf->activation != ACT_LINEAR)
-        activation_forward(cf->activation, z, c->y, rows, n_out);
 }
 
 static void dense_backward(const struct layer *l, const struct layer_call *c)
@@ -102,24 +121,22 @@ static void dense_backward(const struct layer *l, const struct layer_call *c)
     const float *W = c->w + l->params[0].offset;
     const float *dz = c->dy;
     if (cf->activation != ACT_LINEAR) {
-        activation_backward(cf->activation, c->cache, c->y, c->dy, c->cache, rows, n_out);
+        struct act_job j = {.f = cf->activation, .z = c->cache, .y = c->y, .dy = c->dy,
+                            .out = c->cache, .n = n_out};
+        parallel_for_samples(rows, n_out, act_backward_rows, &j);
         dz = c->cache;
     }
     if (l->trainable) {
         /* dW += x^T dz;  db += column sums of dz */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n_in, (int)n_out, (int)rows, 1.0f,
-                    c->x[0], (int)n_in, dz, (int)n_out, 1.0f, c->dw + l->params[0].offset, (int)n_out);
-        if (cf->use_bias) {
-            float *db = c->dw + l->params[1].offset;
-            for (size_t r = 0; r < rows; r++)
-                for (size_t o = 0; o < n_out; o++)
-                    db[o] += dz[r * n_out + o];
-        }
+        gemm_parallel(true, false, n_in, n_out, rows, 1.0f, c->x[0], n_in, dz, n_out, 1.0f,
+                      c->dw + l->params[0].offset, n_out);
+        if (cf->use_bias)
+            colsums_parallel(dz, rows, n_out, n_out, c->dw + l->params[1].offset);
     }
     /* dx += dz W^T */
     if (c->dx[0])
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)n_in, (int)n_out, 1.0f, dz,
-                    (int)n_out, W, (int)n_out, 1.0f, c->dx[0], (int)n_in);
+        gemm_parallel(false, true, rows, n_in, n_out, 1.0f, dz, n_out, W, n_out, 1.0f, c->dx[0],
+                      n_in);
 }
 
 const struct layer_ops dense_ops = {

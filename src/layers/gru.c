@@ -9,9 +9,9 @@
  * Z holds the full pre-activations of z, r, h~ (so dZ is the input part's
  * gradient); A holds z, r, h~; the extra array RH holds Rh (reset_after)
  * or r h_prev (times the h block's recurrent dropout mask). */
-#include <cblas.h>
 #include <string.h>
 
+#include "../parallel_gemm.h"
 #include "layers.h"
 #include "rnn_common.h"
 
@@ -74,19 +74,30 @@ static void after_back_rows(const struct rnn_run *r, size_t s, size_t b0, size_t
     }
 }
 
-static void gru_after_step(const struct rnn_run *r, size_t s)
+/* The recurrent product and the gates for the rows: one parallel pass. */
+static void after_rows_recurrent(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
 {
     size_t t = rnn_time(r, s), T = r->T, U = r->U, G = r->G;
-    rnn_recurrent(r, r->hp + t * U, T * U, 0, G, r->sc, G, 0.0f, true);
-    rnn_rows(r, s, 12 * G, after_rows);
+    rnn_recurrent_rows(r, b0, b1, r->hp + t * U, T * U, 0, G, r->sc, G, 0.0f, true);
+    after_rows(r, s, b0, b1);
+}
+
+static void gru_after_step(const struct rnn_run *r, size_t s)
+{
+    rnn_rows(r, s, 12 * r->G + 2 * r->U * r->G, after_rows_recurrent);
+}
+
+static void after_back_rows_recurrent(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
+{
+    size_t t = rnn_time(r, s), T = r->T, U = r->U, G = r->G;
+    after_back_rows(r, s, b0, b1);
+    rnn_recurrent_back_rows(r, b0, b1, r->z + t * G, T * G, 0, 2 * U, r->gh, true);
+    rnn_recurrent_back_rows(r, b0, b1, r->ex + t * U, T * U, 2 * U, U, r->gh, true);
 }
 
 static void gru_after_step_back(const struct rnn_run *r, size_t s)
 {
-    size_t t = rnn_time(r, s), T = r->T, U = r->U, G = r->G;
-    rnn_rows(r, s, 12 * G, after_back_rows);
-    rnn_recurrent_back(r, r->z + t * G, T * G, 0, 2 * U, r->gh, true);
-    rnn_recurrent_back(r, r->ex + t * U, T * U, 2 * U, U, r->gh, true);
+    rnn_rows(r, s, 12 * r->G + 2 * r->U * r->G, after_back_rows_recurrent);
 }
 
 /* dR = h_prev^T [dXz dXr dRh]; the recurrent bias row gets their sums. */
@@ -192,9 +203,8 @@ static void gru_before_step_back(const struct rnn_run *r, size_t s)
 {
     size_t t = rnn_time(r, s), T = r->T, B = r->B, U = r->U, G = r->G;
     rnn_rows(r, s, 8 * G, before_back_rows);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)U, (int)U, 1.0f,
-                r->z + t * G + 2 * U, (int)(T * G), r->R + 2 * U, (int)G, 0.0f, r->sc + U,
-                (int)G);
+    gemm_parallel(false, true, B, U, U, 1.0f, r->z + t * G + 2 * U, T * G, r->R + 2 * U, G, 0.0f,
+                  r->sc + U, G);
     rnn_rows(r, s, 8 * G, before_back_rows2);
     rnn_recurrent_back(r, r->z + t * G, T * G, 0, 2 * U, r->gh, true);
 }

@@ -33,11 +33,17 @@ static void step_rows(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
     }
 }
 
-static void lstm_step(const struct rnn_run *r, size_t s)
+/* Z_t += h_prev R for the rows, then the gates: one parallel pass. */
+static void step_rows_recurrent(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
 {
     size_t t = rnn_time(r, s), T = r->T, U = r->U, G = r->G;
-    rnn_recurrent(r, r->hp + t * U, T * U, 0, G, r->z + t * G, T * G, 1.0f, true);
-    rnn_rows(r, s, 12 * G, step_rows);
+    rnn_recurrent_rows(r, b0, b1, r->hp + t * U, T * U, 0, G, r->z + t * G, T * G, 1.0f, true);
+    step_rows(r, s, b0, b1);
+}
+
+static void lstm_step(const struct rnn_run *r, size_t s)
+{
+    rnn_rows(r, s, 12 * r->G + 2 * r->U * r->G, step_rows_recurrent);
 }
 
 /* From gh = dL/dh and gc = dL/dc (carried from later steps):
@@ -104,11 +110,17 @@ static void step_back_rows(const struct rnn_run *r, size_t s, size_t b0, size_t 
     }
 }
 
-static void lstm_step_back(const struct rnn_run *r, size_t s)
+/* The gates' gradients for the rows, then gh += dZ_t R^T for them. */
+static void step_back_rows_recurrent(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
 {
     size_t t = rnn_time(r, s), T = r->T, G = r->G;
-    rnn_rows(r, s, 12 * G, step_back_rows);
-    rnn_recurrent_back(r, r->z + t * G, T * G, 0, G, r->gh, true);
+    step_back_rows(r, s, b0, b1);
+    rnn_recurrent_back_rows(r, b0, b1, r->z + t * G, T * G, 0, G, r->gh, true);
+}
+
+static void lstm_step_back(const struct rnn_run *r, size_t s)
+{
+    rnn_rows(r, s, 12 * r->G + 2 * r->U * r->G, step_back_rows_recurrent);
 }
 
 static const struct rnn_cell lstm_cell = {

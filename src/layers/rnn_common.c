@@ -5,10 +5,10 @@
  * outputs), keras/backend.py rnn() (a masked step keeps the state and
  * repeats the previous output), keras/layers/rnn/dropout_rnn_cell_mixin.py
  * (one dropout mask per sequence). */
-#include <cblas.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "../parallel_gemm.h"
 #include "../parallel.h"
 #include "rnn_common.h"
 
@@ -337,45 +337,62 @@ static bool use_rec_masks(const struct rnn_run *r, bool masked)
     return masked && r->k_rec && r->training;
 }
 
-void rnn_recurrent(const struct rnn_run *r, const float *h, size_t ldh, size_t col0, size_t n,
-                   float *dst, size_t ldd, float beta, bool masked)
+void rnn_recurrent_rows(const struct rnn_run *r, size_t b0, size_t b1, const float *h,
+                        size_t ldh, size_t col0, size_t n, float *dst, size_t ldd, float beta,
+                        bool masked)
 {
-    size_t B = r->B, U = r->U, G = r->G;
+    size_t U = r->U, G = r->G, rows = b1 - b0;
+    h += b0 * ldh;
+    dst += b0 * ldd;
     if (!use_rec_masks(r, masked)) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)n, (int)U, 1.0f, h,
-                    (int)ldh, r->R + col0, (int)G, beta, dst, (int)ldd);
+        gemm_parallel(false, false, rows, n, U, 1.0f, h, ldh, r->R + col0, G, beta, dst, ldd);
         return;
     }
     /* Each gate block sees h times its own mask. */
+    float *hs = r->hs + b0 * U;
     for (size_t c0 = col0; c0 < col0 + n; c0 += U) {
-        for (size_t b = 0; b < B; b++) {
+        for (size_t b = b0; b < b1; b++) {
             const float *m = rnn_rec_mask(r, c0 / U, b);
             for (size_t j = 0; j < U; j++)
-                r->hs[b * U + j] = h[b * ldh + j] * m[j];
+                hs[(b - b0) * U + j] = h[(b - b0) * ldh + j] * m[j];
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)U, (int)U, 1.0f,
-                    r->hs, (int)U, r->R + c0, (int)G, beta, dst + (c0 - col0), (int)ldd);
+        gemm_parallel(false, false, rows, U, U, 1.0f, hs, U, r->R + c0, G, beta, dst + (c0 - col0),
+                      ldd);
+    }
+}
+
+void rnn_recurrent(const struct rnn_run *r, const float *h, size_t ldh, size_t col0, size_t n,
+                   float *dst, size_t ldd, float beta, bool masked)
+{
+    rnn_recurrent_rows(r, 0, r->B, h, ldh, col0, n, dst, ldd, beta, masked);
+}
+
+void rnn_recurrent_back_rows(const struct rnn_run *r, size_t b0, size_t b1, const float *dsrc,
+                             size_t lds, size_t col0, size_t n, float *gh, bool masked)
+{
+    size_t U = r->U, G = r->G, rows = b1 - b0;
+    dsrc += b0 * lds;
+    gh += b0 * U;
+    if (!use_rec_masks(r, masked)) {
+        gemm_parallel(false, true, rows, U, n, 1.0f, dsrc, lds, r->R + col0, G, 1.0f, gh, U);
+        return;
+    }
+    float *hs = r->hs + b0 * U;
+    for (size_t c0 = col0; c0 < col0 + n; c0 += U) {
+        gemm_parallel(false, true, rows, U, U, 1.0f, dsrc + (c0 - col0), lds, r->R + c0, G, 0.0f,
+                      hs, U);
+        for (size_t b = b0; b < b1; b++) {
+            const float *m = rnn_rec_mask(r, c0 / U, b);
+            for (size_t j = 0; j < U; j++)
+                gh[(b - b0) * U + j] += hs[(b - b0) * U + j] * m[j];
+        }
     }
 }
 
 void rnn_recurrent_back(const struct rnn_run *r, const float *dsrc, size_t lds, size_t col0,
                         size_t n, float *gh, bool masked)
 {
-    size_t B = r->B, U = r->U, G = r->G;
-    if (!use_rec_masks(r, masked)) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)U, (int)n, 1.0f, dsrc,
-                    (int)lds, r->R + col0, (int)G, 1.0f, gh, (int)U);
-        return;
-    }
-    for (size_t c0 = col0; c0 < col0 + n; c0 += U) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)U, (int)U, 1.0f,
-                    dsrc + (c0 - col0), (int)lds, r->R + c0, (int)G, 0.0f, r->hs, (int)U);
-        for (size_t b = 0; b < B; b++) {
-            const float *m = rnn_rec_mask(r, c0 / U, b);
-            for (size_t j = 0; j < U; j++)
-                gh[b * U + j] += r->hs[b * U + j] * m[j];
-        }
-    }
+    rnn_recurrent_back_rows(r, 0, r->B, dsrc, lds, col0, n, gh, masked);
 }
 
 void rnn_grad_recurrent(const struct rnn_run *r, const float *h, size_t col0, size_t n,
@@ -383,8 +400,7 @@ void rnn_grad_recurrent(const struct rnn_run *r, const float *h, size_t col0, si
 {
     size_t B = r->B, T = r->T, U = r->U, G = r->G, rows = B * T;
     if (!use_rec_masks(r, masked)) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)U, (int)n, (int)rows, 1.0f, h,
-                    (int)U, dsrc, (int)lds, 1.0f, r->dR + col0, (int)G);
+        gemm_parallel(true, false, U, n, rows, 1.0f, h, U, dsrc, lds, 1.0f, r->dR + col0, G);
         return;
     }
     /* After the time loop the activations are dead: their array holds h
@@ -397,8 +413,8 @@ void rnn_grad_recurrent(const struct rnn_run *r, const float *h, size_t col0, si
                 for (size_t j = 0; j < U; j++)
                     hm[(b * T + t) * U + j] = h[(b * T + t) * U + j] * m[j];
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)U, (int)U, (int)rows, 1.0f, hm,
-                    (int)U, dsrc + (c0 - col0), (int)lds, 1.0f, r->dR + c0, (int)G);
+        gemm_parallel(true, false, U, U, rows, 1.0f, hm, U, dsrc + (c0 - col0), lds, 1.0f,
+                      r->dR + c0, G);
     }
 }
 
@@ -449,21 +465,19 @@ static bool initial_states_given(const struct layer *l)
 static void input_projection(const struct rnn_run *r)
 {
     size_t rows = r->B * r->T, D = r->D, G = r->G;
+    if (!r->k_in || !r->training) { /* the bias (GRU: its input row) added by the chunks */
+        gemm_parallel_bias(false, false, rows, G, D, r->x, D, r->W, G, r->bias, r->z, G);
+        return;
+    }
     if (r->bias)
         for (size_t i = 0; i < rows; i++)
             memcpy(r->z + i * G, r->bias, G * sizeof *r->z); /* GRU: the input row */
     float beta = r->bias ? 1.0f : 0.0f;
-    if (!r->k_in || !r->training) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)G, (int)D, 1.0f,
-                    r->x, (int)D, r->W, (int)G, beta, r->z, (int)G);
-        return;
-    }
     size_t blocks = r->k_in, width = G / blocks;
     for (size_t g = 0; g < blocks; g++) {
         mask_inputs(r, g, r->x, r->xd);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)width, (int)D,
-                    1.0f, r->xd, (int)D, r->W + g * width, (int)G, beta, r->z + g * width,
-                    (int)G);
+        gemm_parallel(false, false, rows, width, D, 1.0f, r->xd, D, r->W + g * width, G, beta,
+                      r->z + g * width, G);
     }
 }
 
@@ -572,30 +586,24 @@ static void input_gradients(const struct rnn_run *r, float *dx)
 {
     size_t rows = r->B * r->T, D = r->D, G = r->G;
     if (r->db)
-        for (size_t i = 0; i < rows; i++)
-            for (size_t g = 0; g < G; g++)
-                r->db[g] += r->z[i * G + g];
+        colsums_parallel(r->z, rows, G, G, r->db);
     if (!r->k_in) {
         if (r->dW)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)G, (int)rows, 1.0f,
-                        r->x, (int)D, r->z, (int)G, 1.0f, r->dW, (int)G);
+            gemm_parallel(true, false, D, G, rows, 1.0f, r->x, D, r->z, G, 1.0f, r->dW, G);
         if (dx)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)D, (int)G, 1.0f,
-                        r->z, (int)G, r->W, (int)G, 1.0f, dx, (int)D);
+            gemm_parallel(false, true, rows, D, G, 1.0f, r->z, G, r->W, G, 1.0f, dx, D);
         return;
     }
     size_t blocks = r->k_in, width = G / blocks;
     for (size_t g = 0; g < blocks; g++) {
         if (r->dW) {
             mask_inputs(r, g, r->x, r->xd);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)width, (int)rows,
-                        1.0f, r->xd, (int)D, r->z + g * width, (int)G, 1.0f, r->dW + g * width,
-                        (int)G);
+            gemm_parallel(true, false, D, width, rows, 1.0f, r->xd, D, r->z + g * width, G, 1.0f,
+                          r->dW + g * width, G);
         }
         if (dx) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)D, (int)width,
-                        1.0f, r->z + g * width, (int)G, r->W + g * width, (int)G, 0.0f, r->xd,
-                        (int)D);
+            gemm_parallel(false, true, rows, D, width, 1.0f, r->z + g * width, G, r->W + g * width,
+                          G, 0.0f, r->xd, D);
             for (size_t b = 0; b < r->B; b++) {
                 const float *m = r->mi + (g * r->B + b) * D;
                 for (size_t t = 0; t < r->T; t++)

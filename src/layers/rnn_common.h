@@ -175,6 +175,14 @@ void rnn_recurrent(const struct rnn_run *r, const float *h, size_t ldh, size_t c
 /* The transpose: gh[b] += (dsrc[b, 0:n) @ R[:, col0:col0+n)^T) * mask. */
 void rnn_recurrent_back(const struct rnn_run *r, const float *dsrc, size_t lds, size_t col0,
                         size_t n, float *gh, bool masked);
+/* The same two for the samples [b0, b1) only (h, dst, dsrc and gh still
+ * point at sample 0), for a step's rnn_rows function that multiplies and
+ * then applies the gates to its own samples: one parallel pass per step. */
+void rnn_recurrent_rows(const struct rnn_run *r, size_t b0, size_t b1, const float *h,
+                        size_t ldh, size_t col0, size_t n, float *dst, size_t ldd, float beta,
+                        bool masked);
+void rnn_recurrent_back_rows(const struct rnn_run *r, size_t b0, size_t b1, const float *dsrc,
+                             size_t lds, size_t col0, size_t n, float *gh, bool masked);
 /* dR[:, col0:col0+n) += sum over b, t of (h[b, t] * mask)^T dsrc[b, t, 0:n):
  * h and dsrc are (B, T, U) and (B, T, lds) arrays. */
 void rnn_grad_recurrent(const struct rnn_run *r, const float *h, size_t col0, size_t n,

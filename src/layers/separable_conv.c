@@ -9,8 +9,8 @@
  * the depthwise backward takes dmid to dx and ddepthwise.
  * Cache: [z (B*P*F) when the activation is not linear][mid (B*P*C*M)]
  * [bias-gradient sums (B*F)]. */
-#include <cblas.h>
 
+#include "../parallel_gemm.h"
 #include "conv_common.h"
 #include "layers.h"
 
@@ -110,8 +110,8 @@ static void separable_forward(const struct layer *l, const struct layer_call *c)
     float *z = act ? c->cache : c->y, *mid = c->cache + (act ? rows * F : 0);
     conv_depthwise_forward(&g, (size_t)cf->depth_multiplier, c->B, c->x[0],
                            c->w + l->params[0].offset, mid);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)F, (int)CM, 1.0f, mid,
-                (int)CM, c->w + l->params[1].offset, (int)F, 0.0f, z, (int)F);
+    gemm_parallel(false, false, rows, F, CM, 1.0f, mid, CM, c->w + l->params[1].offset, F, 0.0f, z,
+                  F);
     conv_bias_activate(cf->activation, cf->use_bias ? c->w + l->params[2].offset : NULL, z, c->y,
                        c->B, P, F);
 }
@@ -131,13 +131,12 @@ static void separable_backward(const struct layer *l, const struct layer_call *c
                                              mid + rows * CM, c->B, P, F);
     /* dpointwise (CM, F) += mid^T (CM, B*P) . dz (B*P, F) */
     if (l->trainable)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)CM, (int)F, (int)rows, 1.0f,
-                    mid, (int)CM, dz, (int)F, 1.0f, c->dw + l->params[1].offset, (int)F);
+        gemm_parallel(true, false, CM, F, rows, 1.0f, mid, CM, dz, F, 1.0f,
+                      c->dw + l->params[1].offset, F);
     if (!l->trainable && !c->dx[0])
         return;
     /* dmid (B*P, CM) = dz . pointwise^T, over mid (its last use was above). */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)CM, (int)F, 1.0f, dz,
-                (int)F, pointwise, (int)F, 0.0f, mid, (int)CM);
+    gemm_parallel(false, true, rows, CM, F, 1.0f, dz, F, pointwise, F, 0.0f, mid, CM);
     conv_depthwise_backward(&g, (size_t)cf->depth_multiplier, c->B, c->x[0],
                             c->w + l->params[0].offset, mid, c->dx[0],
                             l->trainable ? c->dw + l->params[0].offset : NULL);

@@ -18,11 +18,17 @@ static void step_rows(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
     }
 }
 
-static void simple_rnn_step(const struct rnn_run *r, size_t s)
+/* Z_t += h_prev R and the activation for the rows: one parallel pass. */
+static void step_rows_recurrent(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
 {
     size_t t = rnn_time(r, s), T = r->T, U = r->U;
-    rnn_recurrent(r, r->hp + t * U, T * U, 0, U, r->z + t * U, T * U, 1.0f, true);
-    rnn_rows(r, s, 8 * U, step_rows);
+    rnn_recurrent_rows(r, b0, b1, r->hp + t * U, T * U, 0, U, r->z + t * U, T * U, 1.0f, true);
+    step_rows(r, s, b0, b1);
+}
+
+static void simple_rnn_step(const struct rnn_run *r, size_t s)
+{
+    rnn_rows(r, s, 8 * r->U + 2 * r->U * r->U, step_rows_recurrent);
 }
 
 /* dZ = f'(Z) gh in place; h_prev reaches the loss only through R. */
@@ -40,11 +46,16 @@ static void step_back_rows(const struct rnn_run *r, size_t s, size_t b0, size_t 
     }
 }
 
-static void simple_rnn_step_back(const struct rnn_run *r, size_t s)
+static void step_back_rows_recurrent(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
 {
     size_t t = rnn_time(r, s), T = r->T, U = r->U;
-    rnn_rows(r, s, 8 * U, step_back_rows);
-    rnn_recurrent_back(r, r->z + t * U, T * U, 0, U, r->gh, true);
+    step_back_rows(r, s, b0, b1);
+    rnn_recurrent_back_rows(r, b0, b1, r->z + t * U, T * U, 0, U, r->gh, true);
+}
+
+static void simple_rnn_step_back(const struct rnn_run *r, size_t s)
+{
+    rnn_rows(r, s, 8 * r->U + 2 * r->U * r->U, step_back_rows_recurrent);
 }
 
 static const struct rnn_cell simple_rnn_cell = {
