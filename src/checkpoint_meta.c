@@ -3,9 +3,9 @@
  * table. checkpoint_load_meta allocates what ckpt_meta_free releases;
  * history_init what history_free releases. */
 #include "checkpoint_priv.h"
+#include "data/dataset.h"
 
 #include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -84,15 +84,8 @@ static int read_data(const struct spec_node *n, struct ckpt_meta *meta, struct d
     if (spec_check_keys(n, keys, 7, "the checkpoint's data mapping", d) < 0)
         return -1;
     const struct spec_node *na = spec_get(n, "na_value"), *cm = spec_get(n, "comment");
-    if (na && !spec_is_null(na)) {
-        double v;
-        if (spec_double(na, &v, d) < 0)
-            return -1;
-        if (fabs(v) > FLT_MAX)
-            return spec_error(na, d, "na_value %g is out of range for float32", v);
-        meta->has_na = true;
-        meta->na_value = (float)v;
-    }
+    if (data_parse_na_value(na, &meta->has_na, &meta->na_value, d) < 0)
+        return -1;
     if (cm && !spec_is_null(cm)) {
         const char *s;
         if (spec_string(cm, &s, d) < 0)

@@ -59,16 +59,23 @@ int data_conf_parse(const struct spec_node *section, struct data_conf *out, stru
         if (n == 0 || n > 16 || strpbrk(out->csv.comment, "\r\n"))
             return spec_error(comment, d, "comment must be 1 to 16 characters on one line");
     }
-    const struct spec_node *na = spec_get(section, "na_value");
-    if (na && !spec_is_null(na)) {
-        double v;
-        if (spec_double(na, &v, d) < 0)
-            return -1;
-        if (fabs(v) > FLT_MAX)
-            return spec_error(na, d, "na_value %g is out of range for float32", v);
-        out->csv.has_na = true;
-        out->csv.na_value = (float)v;
-    }
+    if (data_parse_na_value(spec_get(section, "na_value"), &out->csv.has_na, &out->csv.na_value,
+                            d) < 0)
+        return -1;
+    return 0;
+}
+
+int data_parse_na_value(const struct spec_node *na, bool *has, float *value, struct diag *d)
+{
+    if (!na || spec_is_null(na))
+        return 0;
+    double v;
+    if (spec_double(na, &v, d) < 0)
+        return -1;
+    if (fabs(v) > FLT_MAX)
+        return spec_error(na, d, "na_value %g is out of range for float32", v);
+    *has = true;
+    *value = (float)v;
     return 0;
 }
 

@@ -52,6 +52,8 @@ struct data_conf {
 
 int data_conf_parse(const struct spec_node *section, struct data_conf *out, struct diag *d);
 
+/* na_value (a number, or null / absent: none) into *has and *value. */
+int data_parse_na_value(const struct spec_node *na, bool *has, float *value, struct diag *d);
 /* dc's CSV options, with the training data's na_value and comment (saved in
  * the checkpoint's meta) where dc sets none: evaluate and predict read
  * their data as training did. */
