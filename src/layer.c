@@ -754,6 +754,21 @@ void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j)
     json_object_end(j);
 }
 
+void layer_batch_shape_to_json(const struct layer *l, const struct shape *s, struct json *j)
+{
+    json_array_begin(j);
+    if (l->batch_size)
+        json_long(j, l->batch_size);
+    else
+        json_null(j);
+    for (int i = 0; i < s->rank; i++)
+        if (l->free_dims & (1u << i))
+            json_null(j);
+        else
+            json_long(j, (long)s->dim[i]);
+    json_array_end(j);
+}
+
 void layer_config_to_json(const struct layer *l, bool with_input_shape, struct json *j)
 {
     json_object_begin(j);
@@ -763,17 +778,7 @@ void layer_config_to_json(const struct layer *l, bool with_input_shape, struct j
     json_bool(j, l->trainable);
     if (with_input_shape) {
         json_key(j, "batch_input_shape");
-        json_array_begin(j);
-        if (l->batch_size)
-            json_long(j, l->batch_size);
-        else
-            json_null(j);
-        for (int i = 0; i < l->in_shape.rank; i++)
-            if (l->free_dims & (1u << i))
-                json_null(j);
-            else
-                json_long(j, (long)l->in_shape.dim[i]);
-        json_array_end(j);
+        layer_batch_shape_to_json(l, &l->in_shape, j);
     }
     json_key(j, "dtype");
     json_string(j, "float32");

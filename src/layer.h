@@ -282,6 +282,9 @@ enum mask_mode layer_mask_combine(const struct layer *l);
 /* Writes {"class_name": ..., "config": {...}} as Keras serializes the layer,
  * with batch_input_shape when with_input_shape. */
 void layer_to_json(const struct layer *l, bool with_input_shape, struct json *j);
+/* [batch, dims...] as Keras writes batch_input_shape: null for a batch
+ * size not given and for None dimensions (free_dims). */
+void layer_batch_shape_to_json(const struct layer *l, const struct shape *s, struct json *j);
 /* Only the {...} of "config". */
 void layer_config_to_json(const struct layer *l, bool with_input_shape, struct json *j);
 

@@ -954,17 +954,7 @@ static void input_config_to_json(const struct layer *l, struct json *j)
 {
     json_object_begin(j);
     json_key(j, "batch_input_shape");
-    json_array_begin(j);
-    if (l->batch_size)
-        json_long(j, l->batch_size);
-    else
-        json_null(j);
-    for (int i = 0; i < l->input_shape.rank; i++)
-        if (l->free_dims & (1u << i))
-            json_null(j);
-        else
-            json_long(j, (long)l->input_shape.dim[i]);
-    json_array_end(j);
+    layer_batch_shape_to_json(l, &l->input_shape, j);
     json_key(j, "dtype");
     json_string(j, "float32");
     json_key(j, "sparse");
