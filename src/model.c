@@ -73,6 +73,14 @@ static void set_output_names(struct model *m)
     }
 }
 
+const struct node *model_call_node(const struct model *m, const struct layer *l, size_t call)
+{
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].layer == l && m->nodes[i].call == call)
+            return &m->nodes[i];
+    return NULL;
+}
+
 const char *model_output_name(const struct model *m, size_t k)
 {
     return m->output_names[k] ? m->output_names[k] : m->outputs[k]->layer->name;

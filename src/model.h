@@ -130,6 +130,8 @@ void model_free(struct model *m);
  * (model_functional.c). */
 void model_functional_to_json(const struct model *m, struct json *j);
 
+/* The node of layer l's call number `call` (Keras's node index), or NULL. */
+const struct node *model_call_node(const struct model *m, const struct layer *l, size_t call);
 /* Output k's name in Keras's output_names (for losses, metrics, data). */
 const char *model_output_name(const struct model *m, size_t k);
 /* For a functional model's graph: creates the tensor nodes of every call

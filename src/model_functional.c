@@ -1004,10 +1004,7 @@ void model_functional_to_json(const struct model *m, struct json *j)
         json_key(j, "inbound_nodes");
         json_array_begin(j);
         for (size_t call = 0; l->ops != input_ops(); call++) {
-            const struct node *n = NULL;
-            for (size_t k = 0; k < m->n_nodes && !n; k++)
-                if (m->nodes[k].layer == l && m->nodes[k].call == call)
-                    n = &m->nodes[k];
+            const struct node *n = model_call_node(m, l, call);
             if (!n)
                 break;
             json_array_begin(j);

@@ -113,10 +113,7 @@ static const struct shape *alt_shape(const struct model *m, const struct model *
 static void format_output(const struct model *m, const struct model *alt, const struct layer *l,
                           char *buf, size_t size)
 {
-    const struct node *n = NULL;
-    for (size_t i = 0; i < m->n_nodes && !n; i++)
-        if (m->nodes[i].layer == l)
-            n = &m->nodes[i];
+    const struct node *n = model_call_node(m, l, 0);
     char shape[SHAPE_TEXT];
     format_shape(m, &l->out_shape, n ? alt_shape(m, alt, n) : NULL, shape);
     if (l->ops == layer_find("InputLayer")) {
@@ -183,10 +180,7 @@ static void print_functional_layer(const struct model *m, const struct model *al
              layer_count_params(l, true) + layer_count_params(l, false));
     size_t n_conn = 0;
     for (size_t call = 0;; call++) {
-        const struct node *n = NULL;
-        for (size_t i = 0; i < m->n_nodes && !n; i++)
-            if (m->nodes[i].layer == l && m->nodes[i].call == call)
-                n = &m->nodes[i];
+        const struct node *n = model_call_node(m, l, call);
         if (!n)
             break;
         for (size_t k = 0; k < n->n_in; k++, n_conn++) {

@@ -36,7 +36,7 @@ static int open_single(const char *path, enum data_format f, struct array *a, st
 static int load_member(const struct npz *z, const char *path, const char *const *names,
                        size_t n_names, struct array *a, struct diag *d)
 {
-    char tried[256] = "", holds[256] = "";
+    char tried[256] = "";
     for (size_t i = 0; i < n_names; i++) {
         char member[160];
         snprintf(member, sizeof member, "%s.npy", names[i]);
@@ -45,13 +45,7 @@ static int load_member(const struct npz *z, const char *path, const char *const 
         size_t k = strlen(tried);
         snprintf(tried + k, sizeof tried - k, "%s%s", i ? ", " : "", member);
     }
-    for (size_t i = 0; i < npz_n_members(z); i++) {
-        size_t k = strlen(holds);
-        snprintf(holds + k, sizeof holds - k, "%s%s", i ? ", " : "", npz_member_name(z, i));
-    }
-    diag_at(d, path, 0, 0, "no member %s (the archive holds %s)", tried,
-            npz_n_members(z) ? holds : "nothing");
-    return -1;
+    return npz_no_member(z, path, tried, d);
 }
 
 enum role { ROLE_TRAIN, ROLE_EVAL };

@@ -92,14 +92,7 @@ static int npz_member(struct npz *z, const char *path, const char *name, struct 
         return npz_load(z, member, a, d);
     if (npz_n_members(z) == 1)
         return npz_load(z, npz_member_name(z, 0), a, d);
-    char holds[256] = "";
-    for (size_t i = 0; i < npz_n_members(z); i++) {
-        size_t k = strlen(holds);
-        snprintf(holds + k, sizeof holds - k, "%s%s", i ? ", " : "", npz_member_name(z, i));
-    }
-    diag_at(d, path, 0, 0, "no member %s (the archive holds %s)", member,
-            npz_n_members(z) ? holds : "nothing");
-    return -1;
+    return npz_no_member(z, path, member, d);
 }
 
 /* Any data file: NPY, IDX, an NPZ's member for name, or CSV. */

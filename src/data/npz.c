@@ -412,3 +412,15 @@ fail:
     array_free(a);
     return -1;
 }
+
+int npz_no_member(const struct npz *z, const char *path, const char *wanted, struct diag *d)
+{
+    char holds[256] = "";
+    for (size_t i = 0; i < npz_n_members(z); i++) {
+        size_t k = strlen(holds);
+        snprintf(holds + k, sizeof holds - k, "%s%s", i ? ", " : "", npz_member_name(z, i));
+    }
+    diag_at(d, path, 0, 0, "no member %s (the archive holds %s)", wanted,
+            npz_n_members(z) ? holds : "nothing");
+    return -1;
+}

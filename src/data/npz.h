@@ -20,6 +20,9 @@ void npz_close(struct npz *z);
 
 size_t npz_n_members(const struct npz *z);
 const char *npz_member_name(const struct npz *z, size_t i);
+/* A located error on path: no member `wanted` (what was looked for), with
+ * the members the archive holds. Returns -1. */
+int npz_no_member(const struct npz *z, const char *path, const char *wanted, struct diag *d);
 /* Whether the archive holds a member of that name ("x.npy"). */
 bool npz_has(const struct npz *z, const char *member);
 
