@@ -24,6 +24,9 @@
  *   build/bench-gemm [--threads "1 2"] [--size N] [--repeats R] [--steps S]
  *                    [--mlp 784,512,256,10] [--batch B]
  *
+ * --size 0 skips the peak (bench/suite.py times the ceiling alone, over as
+ * many steps as a training epoch, right before and after nnc trains (b)).
+ *
  * Prints one JSON object per line on stdout:
  *   {"kind": "peak", "threads": T, "n": N, "seconds": s, "gflops": g}
  *   {"kind": "mlp", "threads": T, "batch": B, "layers": "784,512,256,10",
@@ -193,8 +196,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i += 2) { /* options come with a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: bench-gemm [--threads \"1 2\"] [--size N] [--repeats R] [--steps S] "
-                 "[--mlp 784,512,256,10] [--batch B]");
+            puts("usage: bench-gemm [--threads \"1 2\"] [--size N (0: no peak)] [--repeats R] "
+                 "[--steps S] [--mlp 784,512,256,10] [--batch B]");
             return 0;
         }
         if (!v) {
@@ -204,7 +207,7 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--threads"))
             threads = v;
         else if (!strcmp(a, "--size"))
-            n = parse_int(v, a, 1, 16384);
+            n = parse_int(v, a, 0, 16384);
         else if (!strcmp(a, "--repeats"))
             repeats = parse_int(v, a, 1, 1000);
         else if (!strcmp(a, "--steps"))
@@ -243,7 +246,8 @@ int main(int argc, char **argv)
     for (char *save = NULL, *tok = strtok_r(buf, " ,", &save); tok; tok = strtok_r(NULL, " ,", &save)) {
         int t = parse_int(tok, "--threads", 1, 1024);
         openblas_set_num_threads(t);
-        peak(t, n, repeats);
+        if (n > 0)
+            peak(t, n, repeats);
         mlp_ceiling(&m, spec, t, repeats, steps, false);
         parallel_set_threads(t); /* nnc's pool of t; OpenBLAS at one thread */
         mlp_ceiling(&m, spec, t, repeats, steps, true);

@@ -332,6 +332,28 @@ class Suite:
             self.res.add({"core": "blas", "peak": "peak", "mlp": "ceiling",
                           "mlp_pool": "ceiling_pool"}[kind], **rec)
 
+    def epoch_ceiling(self, t, steps, when):
+        """(b)'s GEMM-only ceiling in the minutes nnc trains it, measured the
+        way nnc's rate is: the mean over as many steps as one training epoch
+        (nnc's rate is the mean over its epochs after the first). The
+        ceiling of gemm() above is the best of short blocks at the start of
+        the run, minutes away: on a shared machine whose speed drifts by a
+        third from one minute to the next, a ratio against it says more
+        about the drift than about nnc."""
+        n = steps or -(-(SETTINGS["rows"]["train"] or n_rows("train")) // 128)
+        try:
+            _, p = run([self.a.gemm, "--threads", str(t), "--size", "0", "--repeats", "1",
+                        "--steps", str(n)], env=self.nnc_env)
+        except Failure as e:
+            log(f"(b) epoch ceiling {when}: {e.reason}")
+            return
+        for line in p.stdout.decode().splitlines():
+            rec = json.loads(line)
+            kind = rec.pop("kind")
+            if kind in ("mlp", "mlp_pool"):
+                self.res.add("ceiling_epoch", way="openblas" if kind == "mlp" else "pool",
+                             when=when, **rec)
+
     # -- PyTorch ------------------------------------------------------------------
     def torch_configs(self, t):
         """PyTorch's thread configurations for t threads: set_num_threads(t) with
@@ -417,9 +439,13 @@ class Suite:
         if steps:
             args += ["--steps-per-epoch", str(steps)]
         log(f"({wl}) {w}, threads {t}: nnc train (load {load_avg()})")
+        if w == "mlp":
+            self.epoch_ceiling(t, steps, "before")
         try:
             wall, _ = run([self.a.nnc, "train", model, *fashion("train"), *args], env=self.nnc_env,
                           stderr=os.path.join(CACHE, f"{w}-t{t}.log"))
+            if w == "mlp":
+                self.epoch_ceiling(t, steps, "after")
         except Failure as e:
             self.res.add("skip", id=f"{wl}-train", threads=t, reason=e.reason)
             self.res.add("skip", id=f"f-{w}", threads=t, reason=e.reason)
