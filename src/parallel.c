@@ -235,7 +235,7 @@ static void zero_chunk(void *ctx, size_t begin, size_t end)
 void parallel_zero(float *p, size_t n)
 {
     struct zero_job j = {p};
-    parallel_for(n, (size_t)1 << 16, zero_chunk, &j);
+    parallel_for(n, (size_t)1 << 14, zero_chunk, &j);
 }
 
 /* ---- per-thread scratch --------------------------------------------------- */

@@ -193,6 +193,13 @@ static const char *const models[] = {
     "  - SimpleRNN: {units: 16}\n"
     "  - Dense: {units: 3}\n"
     "compile: {loss: mse}\n",
+    /* Rescaling between two Dense layers, wide enough (8192 floats a
+     * sample) for its forward and its input gradient to be split. */
+    "layers:\n"
+    "  - Dense: {units: 8192, activation: tanh, input_shape: [16]}\n"
+    "  - Rescaling: {scale: 0.5, offset: 0.25}\n"
+    "  - Dense: {units: 3}\n"
+    "compile: {loss: mse}\n",
 };
 
 enum { BATCH = 12 };

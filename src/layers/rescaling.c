@@ -1,9 +1,12 @@
 /* Rescaling (keras/layers/preprocessing/image_preprocessing.py, Keras 2):
  * y = x * scale + offset, in float32 (Keras casts scale and offset to the
- * compute dtype), so dx = dy * scale. No weights, no cache. */
+ * compute dtype), so dx = dy * scale. No weights, no cache. Both passes
+ * are split over the batch between the pool's threads (element-wise: the
+ * split changes no bit). */
 #include <math.h>
 #include <stddef.h>
 
+#include "../parallel.h"
 #include "layers.h"
 
 struct rescaling_conf {
@@ -31,23 +34,44 @@ static int rescaling_build(struct layer *l, const struct shape *in, size_t n_in,
     return 0;
 }
 
+struct rescaling_job {
+    float scale, offset;
+    size_t n; /* floats per sample */
+    const float *in;
+    float *out;
+};
+
+static void rescaling_forward_range(void *ctx, size_t b0, size_t b1)
+{
+    const struct rescaling_job *j = ctx;
+    for (size_t i = b0 * j->n; i < b1 * j->n; i++)
+        j->out[i] = j->in[i] * j->scale + j->offset;
+}
+
+/* dx += dy * scale */
+static void rescaling_backward_range(void *ctx, size_t b0, size_t b1)
+{
+    const struct rescaling_job *j = ctx;
+    for (size_t i = b0 * j->n; i < b1 * j->n; i++)
+        j->out[i] += j->in[i] * j->scale;
+}
+
 static void rescaling_forward(const struct layer *l, const struct layer_call *c)
 {
     const struct rescaling_conf *cf = l->conf;
-    float scale = (float)cf->scale, offset = (float)cf->offset;
-    size_t n = c->B * shape_size(&l->out_shape);
-    for (size_t i = 0; i < n; i++)
-        c->y[i] = c->x[0][i] * scale + offset;
+    struct rescaling_job j = {(float)cf->scale, (float)cf->offset, shape_size(&l->out_shape),
+                              c->x[0], c->y};
+    parallel_for_samples(c->B, j.n, rescaling_forward_range, &j);
 }
 
 static void rescaling_backward(const struct layer *l, const struct layer_call *c)
 {
     const struct rescaling_conf *cf = l->conf;
-    float scale = (float)cf->scale;
-    size_t n = c->B * shape_size(&l->out_shape);
-    if (c->dx[0])
-        for (size_t i = 0; i < n; i++)
-            c->dx[0][i] += c->dy[i] * scale;
+    if (!c->dx[0])
+        return;
+    struct rescaling_job j = {(float)cf->scale, 0.0f, shape_size(&l->out_shape), c->dy,
+                              c->dx[0]};
+    parallel_for_samples(c->B, j.n, rescaling_backward_range, &j);
 }
 
 const struct layer_ops rescaling_ops = {
