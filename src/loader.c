@@ -6,6 +6,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "parallel.h"
+
 /* A mapped dataset up to this size ($NNC_MAP_RESIDENT bytes, if set) is
  * read through its map: all of it may become resident, which stays within
  * the memory bound nnc promises (256 MB plus the model), and a row costs
@@ -95,26 +97,34 @@ static void locate_rows(struct loader *l, struct batch *b, const size_t *idx, si
     }
 }
 
-/* The batch's rows into b (targets, weights, and the inputs when into is
- * NULL) or with the inputs straight into the model's (into). */
-static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t first, size_t B,
-                   struct model *into)
+struct gather_job {
+    struct loader *l;
+    struct batch *b;
+    const size_t *idx;
+    size_t first, B;
+    struct model *into;
+};
+
+/* Samples [s0, s1) of a gather (each writes only its own rows). */
+static void gather_rows(void *ctx, size_t s0, size_t s1)
 {
+    const struct gather_job *j = ctx;
+    const struct loader *l = j->l;
     const struct model *m = l->m;
     const struct dataset *ds = l->ds;
-    locate_rows(l, b, idx, first, B);
-    for (size_t s = 0; s < B; s++) {
-        size_t i = idx ? idx[first + s] : first + s;
+    struct batch *b = j->b;
+    for (size_t s = s0; s < s1; s++) {
+        size_t i = j->idx ? j->idx[j->first + s] : j->first + s;
         const float *x = l->xp[s], *y = l->yp[s];
         float *xb = b->x;
         for (size_t k = 0; k < m->n_inputs; k++) {
             size_t size = shape_size(&m->inputs[k]->out);
-            float *dst = into ? into->inputs[k]->y : xb; /* b->x is NULL when inline */
+            float *dst = j->into ? j->into->inputs[k]->y : xb; /* b->x is NULL when inline */
             if (x != dst + s * size) /* (read into place) */
                 memcpy(dst + s * size, x, size * sizeof *x);
             x += size;
-            if (!into)
-                xb += B * size;
+            if (!j->into)
+                xb += j->B * size;
         }
         float *block = b->y;
         for (size_t k = 0; k < m->n_outputs; k++) {
@@ -122,11 +132,28 @@ static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t 
             if (y != block + s * tw)
                 memcpy(block + s * tw, y, tw * sizeof *y);
             y += tw;
-            block += B * tw;
+            block += j->B * tw;
         }
         if (ds->w)
             b->w[s] = ds->w[i];
     }
+}
+
+/* The batch's rows into b (targets, weights, and the inputs when into is
+ * NULL) or with the inputs straight into the model's (into). Inline (into,
+ * the training thread) the copies are split between the pool's threads;
+ * the loader thread copies alone (the pool runs one caller's job at a
+ * time, and the training thread is using it). */
+static void gather(struct loader *l, struct batch *b, const size_t *idx, size_t first, size_t B,
+                   struct model *into)
+{
+    locate_rows(l, b, idx, first, B);
+    struct gather_job j = {l, b, idx, first, B, into};
+    if (into)
+        parallel_for_samples(B, model_inputs_size(l->m) + model_targets_size(l->m), gather_rows,
+                             &j);
+    else
+        gather_rows(&j, 0, B);
     b->B = B;
 }
 
