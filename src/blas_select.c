@@ -40,6 +40,13 @@ void blas_select_kernels(char **argv)
         return;
     if (setenv("OPENBLAS_CORETYPE", want, 1) != 0)
         return;
+    /* The constructor also starts OpenBLAS's own workers, one per core,
+     * which spin in sched_yield for their first ~0.1 s on the cores nnc's
+     * pool runs on; nnc calls OpenBLAS at one thread from its pool
+     * (parallel.h), so the second start needs none. A later
+     * openblas_set_num_threads(n) still starts them (bench/gemm.c's
+     * threaded ceiling). */
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
     execv("/proc/self/exe", argv);
     /* Still here: run on with the generic kernels. */
     unsetenv("OPENBLAS_CORETYPE");

@@ -14,9 +14,13 @@
 
 #include "parallel.h"
 
-/* Below this many multiply-adds (~20-40 us on one core) a product is not
- * split: waking the pool would cost a fair part of it. */
-#define MIN_SPLIT ((size_t)1 << 19)
+/* Below this many multiply-adds (~40-80 us on one core) a product is not
+ * split: handing half of it to another thread costs about what it saves.
+ * Measured with bench/step.c at 2 threads: the seed's MLP (its 128 x 64 x 64
+ * products are 2^19) trains at 1.37-1.40M samples/s with them split and
+ * 1.82-1.90M unsplit; the bench MLP, CNN and LSTM have no product in
+ * between (theirs are far larger, or inside the batch split). */
+#define MIN_SPLIT ((size_t)1 << 20)
 /* Rows and columns are split at multiples of UNIT (OpenBLAS's SkylakeX
  * and Haswell kernels work on 16 x 4 and 8 x 8 blocks of C); K at multiples
  * of K_UNIT. */
