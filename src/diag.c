@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 void diag_set(struct diag *d, const char *fmt, ...)
 {
@@ -91,9 +92,40 @@ static void *check_alloc(void *p)
     return p;
 }
 
-void *xmalloc(size_t n) { return check_alloc(malloc(n ? n : 1)); }
-void *xcalloc(size_t n, size_t size) { return check_alloc(calloc(n ? n : 1, size ? size : 1)); }
-void *xrealloc(void *p, size_t n) { return check_alloc(realloc(p, n ? n : 1)); }
+/* Blocks of HUGE_MIN bytes or more (a dataset held in memory) ask the
+ * kernel for transparent huge pages (Debian's default THP mode is
+ * "madvise": only advised ranges get them). Training reads a shuffled
+ * batch's rows from all over such a block, and with 4 KiB pages each row
+ * costs a TLB miss: the bench MLP at 1 thread trained at 45.0-45.7k
+ * samples/s without, 45.6-46.2k with (Fashion-MNIST's 188 MB in memory,
+ * runs alternated). Only the block's whole pages are advised; failure
+ * (no THP in the kernel) changes nothing. */
+#define HUGE_MIN ((size_t)16 << 20)
+
+static void *advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    if (p && n >= HUGE_MIN) {
+        uintptr_t page = 4096, begin = ((uintptr_t)p + page - 1) & ~(page - 1);
+        uintptr_t end = ((uintptr_t)p + n) & ~(page - 1);
+        if (end > begin)
+            madvise((void *)begin, end - begin, MADV_HUGEPAGE);
+    }
+#else
+    (void)n;
+#endif
+    return p;
+}
+
+void *xmalloc(size_t n) { return check_alloc(advise_huge(malloc(n ? n : 1), n)); }
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = check_alloc(calloc(n ? n : 1, size ? size : 1));
+    return n && size <= SIZE_MAX / n ? advise_huge(p, n * size) : p;
+}
+
+void *xrealloc(void *p, size_t n) { return check_alloc(advise_huge(realloc(p, n ? n : 1), n)); }
 
 char *xstrdup(const char *s)
 {
