@@ -53,7 +53,6 @@ static int open_feed(struct pred_feed *f, const struct model *m, size_t k, const
         if (rc < 0)
             return -1;
         f->line = csv_has_header(f->r) ? 2 : 1;
-        f->all_columns = true;
         break;
     }
     case DATA_NPY:
@@ -163,8 +162,9 @@ static int check(const struct model *m, size_t k, const struct pred_feed *f, con
     char why[200];
     if (model_check_input_at(m, k, x, stride, n, &sample, &value, why, sizeof why) == 0)
         return 0;
+    /* A CSV's value is located at its file column; an array's by row. */
     diag_at(d, f->r ? csv_path(f->r) : f->x.name, feed_line(f, sample),
-            f->all_columns ? value + offset + 1 : 0, "%s", why);
+            f->r ? csv_feature_column(f->r, value + offset) + 1 : 0, "%s", why);
     return -1;
 }
 

@@ -23,7 +23,6 @@ struct pred_feed {
     struct csv_reader *r;    /* CSV rows */
     size_t done;             /* rows read so far */
     size_t line;             /* the file line (CSV) or row (arrays, 1-based) of the next row */
-    bool all_columns;        /* a CSV whose columns are the input's values in order */
 };
 
 struct pred_in {

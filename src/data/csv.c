@@ -1238,6 +1238,12 @@ long csv_read(struct csv_reader *r, size_t max_rows, float *x, float *y, struct 
     return (long)got;
 }
 
+size_t csv_feature_column(const struct csv_reader *r, size_t j)
+{
+    NNC_ASSERT(j < r->n_features);
+    return r->sel[j];
+}
+
 size_t csv_row_line(const struct csv_reader *r, size_t k)
 {
     NNC_ASSERT(k < r->lines_cap && r->lines);

@@ -52,6 +52,8 @@ int csv_resolve_columns(const struct csv_reader *r, const struct spec_node *sel,
  * then the target columns (n_target may be 0: predict). */
 int csv_select(struct csv_reader *r, const size_t *feature_cols, size_t n_features,
                const size_t *target_cols, size_t n_target, struct diag *d);
+/* The file column (0-based) of the j-th feature csv_read returns. */
+size_t csv_feature_column(const struct csv_reader *r, size_t j);
 
 /* Class names for a single non-numeric target column. With classes fixed
  * (evaluate: the checkpoint's names), an unknown name is an error naming the

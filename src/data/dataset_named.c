@@ -26,6 +26,8 @@ struct rows {
     size_t n, width;
     float *v;
     size_t *line;      /* NULL for arrays: row i is "line" i + 1 */
+    const size_t *col; /* a CSV column group's: value j is file column col[j]
+                        * (0-based; not owned); NULL: value j is column j */
 };
 
 static void rows_free(struct rows *r)
@@ -171,8 +173,8 @@ static int assemble(const struct model *m, const struct rows *in, const struct r
         char why[200];
         if (model_check_input_at(m, k, in[k].v, size, ds->n, &sample, &value, why, sizeof why) <
             0) {
-            diag_at(d, in[k].name, row_line(&in[k], sample), in[k].line ? value + 1 : 0, "%s",
-                    why);
+            size_t col = in[k].col ? in[k].col[value] + 1 : in[k].line ? value + 1 : 0;
+            diag_at(d, in[k].name, row_line(&in[k], sample), col, "%s", why);
             return -1;
         }
         off += size;
@@ -368,12 +370,14 @@ static int resolve_groups(struct csv_reader *r, const struct model *m, bool outp
 /* ---- column groups through the binary cache ---------------------------------- */
 
 /* The model's input checks (Embedding indices) over n assembled rows x
- * (every input's values, input after input): the first failure of each
- * input k goes to err[k] (bad[k]), located as assemble locates it. Inputs
- * are checked one after the other over all rows there, so the first bad
- * input's first failure, over all chunks, is the error it reports. */
+ * (every input's values, input after input, value j read from file column
+ * features[j]): the first failure of each input k goes to err[k] (bad[k]),
+ * located as assemble locates it. Inputs are checked one after the other
+ * over all rows there, so the first bad input's first failure, over all
+ * chunks, is the error it reports. */
 static void check_inputs(const struct model *m, const char *path, const float *x, size_t n,
-                         const size_t *lines, bool *bad, struct diag *err)
+                         const size_t *lines, const size_t *features, bool *bad,
+                         struct diag *err)
 {
     size_t n_x = model_inputs_size(m);
     for (size_t k = 0, off = 0; k < m->n_inputs; k++) {
@@ -381,7 +385,7 @@ static void check_inputs(const struct model *m, const char *path, const float *x
         char why[200];
         if (!bad[k] && model_check_input_at(m, k, x + off, n_x, n, &sample, &value, why,
                                             sizeof why) < 0) {
-            diag_at(&err[k], path, lines[sample], value + 1, "%s", why);
+            diag_at(&err[k], path, lines[sample], features[off + value] + 1, "%s", why);
             bad[k] = true;
         }
         off += shape_size(&m->inputs[k]->out);
@@ -409,8 +413,9 @@ enum { GROUP_CHUNK = 4096 };
  * the first reported). 1 when written, 0 when the cache files cannot be
  * created (nothing read yet), -1 on an error. */
 static int convert_groups(struct csv_reader *r, const char *path, const char *cpath,
-                          const struct cache_key *k, const struct model *m, size_t n_f,
-                          size_t n_t, const size_t *groups, struct diag *d)
+                          const struct cache_key *k, const struct model *m,
+                          const size_t *features, size_t n_f, size_t n_t, const size_t *groups,
+                          struct diag *d)
 {
     size_t n_y = model_targets_size(m), n = 0;
     FILE *tf = cache_scratch_file(cpath, "t"), *lf = cache_scratch_file(cpath, "l");
@@ -435,7 +440,7 @@ static int convert_groups(struct csv_reader *r, const char *path, const char *cp
             break;
         for (size_t i = 0; i < (size_t)got; i++)
             lines[i] = csv_row_line(r, i);
-        check_inputs(m, path, x, (size_t)got, lines, bad, err);
+        check_inputs(m, path, x, (size_t)got, lines, features, bad, err);
         if (fwrite(t, sizeof *t, (size_t)got * n_t, tf) != (size_t)got * n_t ||
             fwrite(lines, sizeof *lines, (size_t)got, lf) != (size_t)got)
             o.failed = EIO;
@@ -549,13 +554,13 @@ static int load_csv_cached(struct csv_reader *r, const char *path, const struct 
         struct diag *err = xcalloc(MODEL_MAX_IO, sizeof *err);
         for (size_t i = 0; i < ds->n; i += GROUP_CHUNK) {
             size_t rows = ds->n - i < GROUP_CHUNK ? ds->n - i : GROUP_CHUNK;
-            check_inputs(m, path, ds->x + i * ds->n_x, rows, ds->line + i, bad, err);
+            check_inputs(m, path, ds->x + i * ds->n_x, rows, ds->line + i, features, bad, err);
             cache_release_pages(ds);
         }
         rc = first_error(bad, err, m->n_inputs, d) < 0 ? -1 : 1;
         free(err);
     } else {
-        rc = convert_groups(r, path, cpath, &k, m, n_f, n_t, groups, d);
+        rc = convert_groups(r, path, cpath, &k, m, features, n_f, n_t, groups, d);
         if (rc == 1) {
             int verbose = data_cache_verbose;
             data_cache_verbose = 0;
@@ -662,6 +667,7 @@ static int load_csv(const char *path, const struct data_conf *dc, const struct m
         rr->width = width;
         rr->v = xcalloc(n * width + 1, sizeof *rr->v);
         rr->line = xcalloc(n + 1, sizeof *rr->line);
+        rr->col = (out ? target : features) + off;
         memcpy(rr->line, lines, n * sizeof *lines);
         for (size_t i = 0; i < n; i++)
             memcpy(rr->v + i * width, src + i * stride + off, width * sizeof *rr->v);
