@@ -164,7 +164,7 @@ def ceiling_table(records, threads):
                      f"{pool['samples_per_s']:.0f}/s" if pool else "-",
                      "-" if nv is None else f"{nv / short:.2f}",
                      f"{cs:.0f}/s" if near else "-", fmt_value(nv, "rate"),
-                     "-" if nv is None else f"{nv / cs:.2f}" + (" yes" if nv / cs >= 0.8 else " no"),
+                     "-" if nv is None else f"{nv / cs:.3f}" + (" yes" if nv / cs >= 0.8 else " no"),
                      fmt_value(tv, "rate"), "-" if tv is None else f"{tv / cs:.2f}"])
     if not rows:
         return None
