@@ -51,8 +51,8 @@ START_TEST(test_gemm_splits)
      * uneven sizes and an empty K (all but those two above MIN_SPLIT, 2^20
      * multiply-adds). */
     static const struct shape3 shapes[] = {
-        {160, 96, 80}, {40, 400, 70}, {9, 32, 5000}, {20, 24, 4096}, {7, 5, 3},
-        {131, 77, 129}, {1, 1200, 900}, {50, 40, 0},
+        {160, 96, 80}, {40, 400, 70},  {9, 32, 5000},  {20, 24, 4096},
+        {7, 5, 3},     {131, 77, 129}, {1, 1200, 900}, {50, 40, 0},
     };
     static const int threads[] = {1, 2, 3};
     struct rng r;

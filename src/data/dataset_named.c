@@ -376,8 +376,7 @@ static int resolve_groups(struct csv_reader *r, const struct model *m, bool outp
  * over all rows there, so the first bad input's first failure, over all
  * chunks, is the error it reports. */
 static void check_inputs(const struct model *m, const char *path, const float *x, size_t n,
-                         const size_t *lines, const size_t *features, bool *bad,
-                         struct diag *err)
+                         const size_t *lines, const size_t *features, bool *bad, struct diag *err)
 {
     size_t n_x = model_inputs_size(m);
     for (size_t k = 0, off = 0; k < m->n_inputs; k++) {
@@ -413,9 +412,8 @@ enum { GROUP_CHUNK = 4096 };
  * the first reported). 1 when written, 0 when the cache files cannot be
  * created (nothing read yet), -1 on an error. */
 static int convert_groups(struct csv_reader *r, const char *path, const char *cpath,
-                          const struct cache_key *k, const struct model *m,
-                          const size_t *features, size_t n_f, size_t n_t, const size_t *groups,
-                          struct diag *d)
+                          const struct cache_key *k, const struct model *m, const size_t *features,
+                          size_t n_f, size_t n_t, const size_t *groups, struct diag *d)
 {
     size_t n_y = model_targets_size(m), n = 0;
     FILE *tf = cache_scratch_file(cpath, "t"), *lf = cache_scratch_file(cpath, "l");

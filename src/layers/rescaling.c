@@ -69,8 +69,7 @@ static void rescaling_backward(const struct layer *l, const struct layer_call *c
     const struct rescaling_conf *cf = l->conf;
     if (!c->dx[0])
         return;
-    struct rescaling_job j = {(float)cf->scale, 0.0f, shape_size(&l->out_shape), c->dy,
-                              c->dx[0]};
+    struct rescaling_job j = {(float)cf->scale, 0.0f, shape_size(&l->out_shape), c->dy, c->dx[0]};
     parallel_for_samples(c->B, j.n, rescaling_backward_range, &j);
 }
 
