@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "csv.h"
 #include "dataset.h"
 
 int data_cache_verbose;
@@ -48,6 +49,16 @@ void cache_key_add_size(struct cache_key *k, size_t v)
 {
     uint64_t u = v;
     cache_key_add(k, &u, sizeof u);
+}
+
+void cache_key_add_csv(struct cache_key *k, const struct csv_options *opt)
+{
+    cache_key_add_size(k, (size_t)(opt->header + 1));
+    cache_key_add_size(k, (size_t)opt->delimiter);
+    cache_key_add_size(k, opt->has_na);
+    cache_key_add(k, &opt->na_value, opt->has_na ? sizeof opt->na_value : 0);
+    const char *comment = opt->comment ? opt->comment : "";
+    cache_key_add(k, comment, strlen(comment) + 1);
 }
 
 static const char *cache_dir_env(void)

@@ -42,6 +42,9 @@ struct cache_key {
 int cache_key_start(struct cache_key *k, const char *path);
 void cache_key_add(struct cache_key *k, const void *bytes, size_t n);
 void cache_key_add_size(struct cache_key *k, size_t v);
+struct csv_options;
+/* Adds what changes a CSV's parse: header, delimiter, missing values, comment. */
+void cache_key_add_csv(struct cache_key *k, const struct csv_options *opt);
 
 /* Adds another file (an array's targets) to the key: its path to both
  * hashes, its size, mtime and inode to h. -1 when it is not a regular file. */

@@ -351,12 +351,7 @@ static void rows_key(struct cache_key *k, const struct csv_options *opt, const s
     cache_key_add_size(k, n_t);
     cache_key_add(k, target, n_t * sizeof *target);
     cache_key_add_size(k, weight_col ? *weight_col : SIZE_MAX);
-    cache_key_add_size(k, (size_t)(opt->header + 1));
-    cache_key_add_size(k, (size_t)opt->delimiter);
-    cache_key_add_size(k, opt->has_na);
-    cache_key_add(k, &opt->na_value, opt->has_na ? sizeof opt->na_value : 0);
-    const char *comment = opt->comment ? opt->comment : "";
-    cache_key_add(k, comment, strlen(comment) + 1);
+    cache_key_add_csv(k, opt);
     cache_key_add_size(k, (size_t)m->compile.out[0].loss.kind);
     cache_key_add_size(k, model_output_last_dim(m));
     cache_key_add_size(k, model_target_size_at(m, 0));

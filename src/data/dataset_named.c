@@ -535,12 +535,7 @@ static int load_csv_cached(struct csv_reader *r, const char *path, const struct 
         cache_key_add_size(&k, model_output_last_dim_at(m, j));
         cache_key_add_size(&k, model_target_size_at(m, j));
     }
-    cache_key_add_size(&k, (size_t)(opt->header + 1));
-    cache_key_add_size(&k, (size_t)opt->delimiter);
-    cache_key_add_size(&k, opt->has_na);
-    cache_key_add(&k, &opt->na_value, opt->has_na ? sizeof opt->na_value : 0);
-    const char *comment = opt->comment ? opt->comment : "";
-    cache_key_add(&k, comment, strlen(comment) + 1);
+    cache_key_add_csv(&k, opt);
     char *cpath = cache_file_path(&k);
     if (!cpath)
         return 0;
