@@ -125,3 +125,12 @@ char *yaml_layer_json(const char *yaml, size_t node, bool first)
     model_file_close(&mf);
     return text;
 }
+
+int run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -6,9 +6,12 @@
 #ifndef NNC_TEST_FIXTURES_H
 #define NNC_TEST_FIXTURES_H
 
+#include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include <check.h>
 
 #include "../src/diag.h"
 #include "../src/json.h"
@@ -53,5 +56,11 @@ char *layer_json_text(const struct layer *l, bool first);
 /* The same for the layer of node `node` (in m.nodes order) of the model
  * that yaml describes. */
 char *yaml_layer_json(const char *yaml, size_t node, bool first);
+
+/* ---- running ---- */
+
+/* Runs every test of s (Check's normal output) and frees it: the test
+ * program's exit status, EXIT_SUCCESS when none failed. */
+int run_suite(Suite *s);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "../src/activation.h"
 #include "gradcheck.h"
+#include "fixtures.h"
 
 START_TEST(test_names)
 {
@@ -253,9 +254,5 @@ static Suite *activation_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(activation_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(activation_suite());
 }

@@ -19,6 +19,7 @@
 #include "../src/rng.h"
 #include "../src/train.h"
 #include "netcheck.h"
+#include "fixtures.h"
 
 static char dir[64];
 
@@ -517,9 +518,5 @@ int main(void)
     tcase_add_test(tc, test_idx);
     tcase_add_test(tc, test_npz_stored_member);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -17,6 +17,7 @@
 #include "../src/data/csv.h"
 #include "../src/data/decimal.h"
 #include "../src/spec.h"
+#include "fixtures.h"
 
 static char dir[64];
 static char paths[16][128];
@@ -1204,9 +1205,5 @@ static Suite *csv_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(csv_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(csv_suite());
 }

@@ -17,6 +17,7 @@
 #include "../src/train.h"
 #include "gradcheck.h"
 #include "netcheck.h"
+#include "fixtures.h"
 
 static void close_to(double got, double want, double tol)
 {
@@ -411,9 +412,5 @@ int main(void)
     tcase_add_test(tc, test_shuffle_batch_order);
     tcase_add_test(tc, test_fit_loop);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

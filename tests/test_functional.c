@@ -809,9 +809,5 @@ static Suite *functional_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(functional_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(functional_suite());
 }

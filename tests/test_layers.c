@@ -20,6 +20,7 @@
 #include "../src/rng.h"
 #include "gradcheck.h"
 #include "netcheck.h"
+#include "fixtures.h"
 
 START_TEST(test_dense_activations)
 {
@@ -467,9 +468,5 @@ static Suite *layers_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(layers_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(layers_suite());
 }

@@ -836,9 +836,5 @@ static Suite *masking_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(masking_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(masking_suite());
 }

@@ -711,9 +711,5 @@ static Suite *noise_act_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(noise_act_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(noise_act_suite());
 }

@@ -829,9 +829,5 @@ static Suite *norm_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(norm_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(norm_suite());
 }

@@ -19,6 +19,7 @@
 #include "../src/data/idx.h"
 #include "../src/data/npy.h"
 #include "../src/data/npz.h"
+#include "fixtures.h"
 
 static char dir[64];
 
@@ -995,9 +996,5 @@ static Suite *npy_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(npy_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(npy_suite());
 }

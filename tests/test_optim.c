@@ -13,6 +13,7 @@
 
 #include "../src/loss.h"
 #include "../src/optim.h"
+#include "fixtures.h"
 
 static int parse(const char *text, struct optimizer *o, struct diag *d)
 {
@@ -1024,9 +1025,5 @@ int main(void)
     tcase_add_test(tc, test_parse_errors);
     tcase_add_test(tc, test_json);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

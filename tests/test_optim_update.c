@@ -11,6 +11,7 @@
 
 #include "../src/optim.h"
 #include "../src/parallel.h"
+#include "fixtures.h"
 
 static struct optimizer parsed(const char *text)
 {
@@ -267,9 +268,5 @@ int main(void)
     tcase_add_test(tc, test_rules_equal_scalar_forms);
     tcase_add_test(tc, test_update_clear);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../src/parallel.h"
+#include "fixtures.h"
 
 struct visit {
     atomic_int *count;
@@ -136,9 +137,5 @@ static Suite *parallel_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(parallel_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(parallel_suite());
 }

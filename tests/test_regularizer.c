@@ -13,6 +13,7 @@
 #include "../src/regularizer.h"
 #include "gradcheck.h"
 #include "netcheck.h"
+#include "fixtures.h"
 
 static struct spec_doc doc;
 
@@ -358,9 +359,5 @@ static Suite *regularizer_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(regularizer_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(regularizer_suite());
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../src/rng.h"
+#include "fixtures.h"
 
 /* splitmix64 from 0: the first four outputs are the published reference
  * values (Vigna's splitmix64.c), and they become the xoshiro state. */
@@ -214,9 +215,5 @@ static Suite *rng_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(rng_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(rng_suite());
 }

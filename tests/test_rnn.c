@@ -607,9 +607,5 @@ static Suite *rnn_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(rnn_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(rnn_suite());
 }

@@ -409,9 +409,5 @@ static Suite *shape_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(shape_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(shape_suite());
 }

@@ -14,6 +14,7 @@
 #include "../src/rng.h"
 #include "gradcheck.h"
 #include "netcheck.h"
+#include "fixtures.h"
 
 START_TEST(test_rng_fill_is_rng_next)
 {
@@ -109,9 +110,5 @@ int main(void)
     tcase_add_test(tc, test_dropout_mask_rule);
     tcase_add_test(tc, test_relu_in_place);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return run_suite(s);
 }

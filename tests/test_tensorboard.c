@@ -484,9 +484,5 @@ static Suite *tensorboard_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(tensorboard_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(tensorboard_suite());
 }

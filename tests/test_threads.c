@@ -16,6 +16,7 @@
 #include "../src/parallel_gemm.h"
 #include "../src/rng.h"
 #include "netcheck.h"
+#include "fixtures.h"
 
 static float *random_floats(size_t n, struct rng *r)
 {
@@ -292,9 +293,5 @@ static Suite *threads_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(threads_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(threads_suite());
 }

@@ -796,9 +796,5 @@ static Suite *wrappers_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(wrappers_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return run_suite(wrappers_suite());
 }
