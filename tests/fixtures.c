@@ -134,3 +134,12 @@ int run_suite(Suite *s)
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+const char *path_in(const char *dir, const char *name)
+{
+    static char bufs[4][256];
+    static int k;
+    char *p = bufs[k++ % 4];
+    snprintf(p, sizeof bufs[0], "%s/%s", dir, name);
+    return p;
+}

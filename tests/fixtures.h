@@ -35,6 +35,10 @@ char *file_contents(const char *path, size_t *len);
 /* Creates or replaces path with len bytes of data. */
 void file_put(const char *path, const void *data, size_t len);
 
+/* dir/name, in one of 4 rotating static buffers (the 5th call reuses the
+ * first's). */
+const char *path_in(const char *dir, const char *name);
+
 /* ---- captured output ---- */
 
 /* What is written to c->f between capture_open and capture_close. */

@@ -48,15 +48,6 @@ static void teardown(void)
     unsetenv("NNC_MAP_RESIDENT");
 }
 
-static const char *path_of(const char *name)
-{
-    static char bufs[4][256];
-    static int k;
-    char *p = bufs[k++ % 4];
-    snprintf(p, sizeof bufs[0], "%s/%s", dir, name);
-    return p;
-}
-
 /* An NPY 1.0 file of `count` values of `descr` (little-endian) from v. */
 static const char *write_npy(const char *name, const char *descr, const size_t *shape,
                              size_t rank, const double *v, size_t count)
@@ -64,7 +55,7 @@ static const char *write_npy(const char *name, const char *descr, const size_t *
     unsigned char head[256];
     size_t hl = npy_format_header(head, sizeof head, descr, shape, rank, 0);
     ck_assert(hl > 0);
-    const char *p = path_of(name);
+    const char *p = path_in(dir, name);
     FILE *f = fopen(p, "wb");
     ck_assert_ptr_nonnull(f);
     fwrite(head, 1, hl, f);
@@ -195,14 +186,22 @@ START_TEST(test_float32_npy_is_mapped)
 }
 END_TEST
 
-START_TEST(test_converted_npy_is_cached)
+/* The values as uint8 features (cached when loaded: not float32) and int64
+ * labels in dir, and MODEL loaded into n. */
+static void u8_files(struct net *n, const char **x, const char **y)
 {
     make_values();
-    struct net n;
-    net_load(&n, MODEL);
+    net_load(n, MODEL);
     size_t xs[2] = {N, NX}, ys[1] = {N};
-    const char *xu8 = write_npy("xu8.npy", "|u1", xs, 2, xv, N * NX);
-    const char *y = write_npy("y.npy", "<i8", ys, 1, yv, N);
+    *x = write_npy("xu8.npy", "|u1", xs, 2, xv, N * NX);
+    *y = write_npy("y.npy", "<i8", ys, 1, yv, N);
+}
+
+START_TEST(test_converted_npy_is_cached)
+{
+    struct net n;
+    const char *xu8, *y;
+    u8_files(&n, &xu8, &y);
     struct diag d = {{0}};
     struct dataset built, hit, mem;
     ck_assert_msg(load(&n, xu8, y, &built, &d) == 0, "%s", d.msg);
@@ -227,12 +226,10 @@ END_TEST
 /* Another target file or another loss is another cache file. */
 START_TEST(test_cache_key_follows_targets)
 {
-    make_values();
     struct net n;
-    net_load(&n, MODEL);
-    size_t xs[2] = {N, NX}, ys[1] = {N};
-    const char *xu8 = write_npy("xu8.npy", "|u1", xs, 2, xv, N * NX);
-    const char *y = write_npy("y.npy", "<i8", ys, 1, yv, N);
+    const char *xu8, *y;
+    u8_files(&n, &xu8, &y);
+    size_t ys[1] = {N};
     struct diag d = {{0}};
     struct dataset a, b;
     ck_assert_msg(load(&n, xu8, y, &a, &d) == 0, "%s", d.msg);
@@ -358,7 +355,7 @@ START_TEST(test_idx)
     make_values();
     struct net n;
     net_load(&n, MODEL);
-    const char *x = path_of("x-idx2-ubyte"), *y = path_of("y-idx1-ubyte");
+    const char *x = path_in(dir, "x-idx2-ubyte"), *y = path_in(dir, "y-idx1-ubyte");
     FILE *f = fopen(x, "wb");
     unsigned char h[12] = {0, 0, 8, 2, 0, 0, 0, N, 0, 0, 0, NX};
     fwrite(h, 1, sizeof h, f);
@@ -472,7 +469,7 @@ START_TEST(test_npz_stored_member)
     unsigned char *xb = slurp(write_npy("x.npy", "<f4", xs, 2, xv, N * NX), &nx);
     unsigned char *yb = slurp(write_npy("y.npy", "<i8", ys, 1, yv, N), &ny);
     struct member mb[2] = {{"x.npy", xb, nx}, {"y.npy", yb, ny}};
-    const char *aligned = path_of("a.npz"), *odd = path_of("b.npz");
+    const char *aligned = path_in(dir, "a.npz"), *odd = path_in(dir, "b.npz");
     write_stored_zip(aligned, mb, 2, 1); /* 30 + 5 + 5 + 128: the data at 168 */
     write_stored_zip(odd, mb, 2, 0);     /* at 163 */
     struct diag d = {{0}};

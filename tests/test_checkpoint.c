@@ -33,7 +33,7 @@ static const char *const tiny_yaml =
 static char ws[64];      /* per-test scratch directory */
 static char ckpt[128];   /* ws/tiny.model */
 
-static void path_in(char *buf, size_t n, const char *name)
+static void ws_path(char *buf, size_t n, const char *name)
 {
     snprintf(buf, n, "%s/%s", ws, name);
 }
@@ -92,7 +92,7 @@ static void teardown(void)
 static void yaml_model(const char *yaml, struct model *m, struct model_file *mf, uint64_t seed)
 {
     char path[128];
-    path_in(path, sizeof path, "tiny.yaml");
+    ws_path(path, sizeof path, "tiny.yaml");
     file_put(path, yaml, strlen(yaml));
     struct diag d;
     ck_assert_msg(model_load(path, m, mf, &d) == 0, "%s", d.msg);
@@ -411,7 +411,7 @@ START_TEST(test_tfjs_predicts_the_same)
         }
         k += (size_t)snprintf(csv + k, sizeof csv - k, "\n");
     }
-    path_in(path, sizeof path, "x.csv");
+    ws_path(path, sizeof path, "x.csv");
     file_put(path, csv, k);
     model_workspace(&m, B);
     memcpy(model_input(&m), x, sizeof x);
@@ -448,7 +448,7 @@ END_TEST
 START_TEST(test_foreign_manifest)
 {
     char dir[128], path[192];
-    path_in(dir, sizeof dir, "foreign");
+    ws_path(dir, sizeof dir, "foreign");
     ck_assert_int_eq(mkdir(dir, 0777), 0);
     static const char json[] =
         "{\"format\": \"layers-model\", \"generatedBy\": \"TensorFlow.js tfjs-layers v4.22.0\",\n"
@@ -608,7 +608,7 @@ START_TEST(test_refuses_foreign_content)
 
     /* A plain file where the checkpoint goes is left alone. */
     char file[128];
-    path_in(file, sizeof file, "plain");
+    ws_path(file, sizeof file, "plain");
     file_put(file, "data", 4);
     ck_assert_int_eq(checkpoint_save(file, &m, NULL, NULL, 0, &d), -1);
     ck_assert_msg(strstr(d.msg, "plain") && strstr(d.msg, "not a directory"), "%s", d.msg);

@@ -44,19 +44,9 @@ static void teardown(void)
     rmdir(dir);
 }
 
-/* dir/name in one of a few rotating buffers. */
-static const char *path_of(const char *name)
-{
-    static char bufs[4][256];
-    static int k;
-    char *p = bufs[k++ % 4];
-    snprintf(p, sizeof bufs[0], "%s/%s", dir, name);
-    return p;
-}
-
 static const char *put(const char *name, const void *data, size_t n)
 {
-    const char *p = path_of(name);
+    const char *p = path_in(dir, name);
     FILE *f = fopen(p, "wb");
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(data, 1, n, f), n);
@@ -790,7 +780,7 @@ static struct buf idx_image(int type, const uint32_t *dims, int rank, const doub
 
 static const char *put_gz(const char *name, const void *data, size_t n)
 {
-    const char *p = path_of(name);
+    const char *p = path_in(dir, name);
     gzFile g = gzopen(p, "wb");
     ck_assert_ptr_nonnull(g);
     ck_assert_int_eq(gzwrite(g, data, (unsigned)n), (int)n);
