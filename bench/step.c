@@ -65,8 +65,10 @@ int main(int argc, char **argv)
     size_t B = argc > 3 ? (size_t)atol(argv[3]) : 128;
     double scale = argc > 4 ? atof(argv[4]) : 255;
     size_t classes = argc > 5 ? (size_t)atol(argv[5]) : 10;
-    if (threads < 1 || B < 1 || classes < 1)
+    if (threads < 1 || B < 1 || classes < 1 || scale <= 0) {
+        fprintf(stderr, "%s: THREADS, BATCH, SCALE and CLASSES must be positive\n", argv[0]);
         return 2;
+    }
     parallel_set_threads(threads); /* nnc's pool; OpenBLAS at one thread */
     struct model m;
     struct model_file mf;
