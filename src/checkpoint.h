@@ -24,6 +24,9 @@ struct history {
 };
 
 /* What nnc alone needs, stored under model.json's "nnc" key. */
+/* The longest None length a checkpoint may record (2^24 steps a sample). */
+#define FREE_LENGTH_MAX (1 << 24)
+
 struct ckpt_meta {
     size_t n_classes;
     char **classes;              /* target class names, or NULL */
@@ -40,6 +43,8 @@ struct ckpt_meta {
     bool has_na;                 /* the training data section's na_value, */
     float na_value;              /* which evaluate and predict apply too */
     char *comment;               /* its comment marker, or NULL */
+    size_t free_length;          /* the length None dimensions were trained with
+                                  * (free_length.h), or 0 */
     long epoch;                  /* epochs completed */
     long iterations;             /* optimizer steps taken */
     bool has_rng;                /* rng: the generator's state after the fit, */

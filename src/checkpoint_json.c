@@ -271,6 +271,10 @@ static void write_nnc(struct json *j, const struct ckpt_meta *meta, bool has_sta
     json_long(j, meta->epoch);
     json_key(j, "iterations");
     json_long(j, meta->iterations);
+    if (meta->free_length) {
+        json_key(j, "free_length");
+        json_size(j, meta->free_length);
+    }
     json_key(j, "classes");
     json_strings(j, meta->classes, meta->n_classes);
     json_key(j, "data");

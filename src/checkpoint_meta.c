@@ -198,8 +198,8 @@ static int read_rng(const struct spec_node *n, struct ckpt_meta *meta, struct di
 
 int checkpoint_load_meta(const struct model_file *mf, struct ckpt_meta *meta, struct diag *d)
 {
-    static const char *const keys[] = {"version", "epoch",   "iterations",      "classes",
-                                       "data",    "history", "optimizer_state", "rng"};
+    static const char *const keys[] = {"version", "epoch", "iterations",      "classes",    "data",
+                                       "history", "rng",   "optimizer_state", "free_length"};
     memset(meta, 0, sizeof *meta);
     const struct spec_node *n = mf->nnc;
     if (!n)
@@ -218,6 +218,11 @@ int checkpoint_load_meta(const struct model_file *mf, struct ckpt_meta *meta, st
         goto fail;
     if (it && (spec_long(it, &meta->iterations, d) < 0 ||
                (meta->iterations < 0 && spec_error(it, d, "iterations must not be negative") < 0)))
+        goto fail;
+    const struct spec_node *fl = spec_get(n, "free_length");
+    if (fl && (read_size(fl, &meta->free_length, d) < 0 ||
+               ((meta->free_length == 0 || meta->free_length > FREE_LENGTH_MAX) &&
+                spec_error(fl, d, "free_length must be from 1 to %d", FREE_LENGTH_MAX) < 0)))
         goto fail;
     if (read_strings(spec_get(n, "classes"), &meta->classes, &meta->n_classes, d) < 0 ||
         read_data(spec_get(n, "data"), meta, d) < 0 ||

@@ -5,13 +5,14 @@
 #include "commands.h"
 #include "data/cache.h"
 #include "data/dataset.h"
+#include "free_length.h"
 #include "stateful.h"
 #include "train.h"
 
 int load_trained(const char *path, struct model *m, struct model_file *mf,
                  struct ckpt_meta *meta, struct diag *d)
 {
-    if (model_load(path, m, mf, d) < 0)
+    if (model_load_free(path, free_length_of_checkpoint, NULL, m, mf, d) < 0)
         return -1;
     if (checkpoint_load_weights(m, mf, d) < 0 || checkpoint_load_meta(mf, meta, d) < 0) {
         model_free(m);

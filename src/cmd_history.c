@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "free_length.h"
 #include "json.h"
 
 /* The shortest %g text that reads back to v ("nan", "inf" when not finite). */
@@ -112,7 +113,7 @@ static void print_json(const struct history *h, long first_epoch)
 int load_history(const char *path, struct model *m, struct model_file *mf,
                  struct ckpt_meta *meta, struct diag *d)
 {
-    if (model_load(path, m, mf, d) < 0)
+    if (model_load_free(path, free_length_of_checkpoint, NULL, m, mf, d) < 0)
         return -1;
     if (checkpoint_load_meta(mf, meta, d) < 0 ||
         (meta->history.n_epochs == 0 &&

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "free_length.h"
 #include "model_file.h"
 #include "summary.h"
 
@@ -10,27 +11,6 @@ int report(const struct diag *d)
 {
     fprintf(stderr, "nnc: %s\n", d->msg);
     return 1;
-}
-
-/* Whether some declared input shape has a None dimension. */
-static bool has_free_dims(const struct model *m)
-{
-    for (size_t i = 0; i < m->n_layers; i++)
-        if (m->layers[i].free_dims)
-            return true;
-    return false;
-}
-
-/* The first layer whose weight count differs between the two builds. */
-static const struct layer *differing_weights(const struct model *m, const struct model *alt)
-{
-    for (size_t i = 0; i < m->n_layers; i++) {
-        const struct layer *a = &m->layers[i], *b = &alt->layers[i];
-        if (layer_count_params(a, true) + layer_count_params(a, false) !=
-            layer_count_params(b, true) + layer_count_params(b, false))
-            return a;
-    }
-    return NULL;
 }
 
 /* Two lengths for None dimensions that no kernel or pool of a real model
@@ -45,7 +25,7 @@ int cmd_summary(const struct cli_args *a)
     layer_set_free_length(FREE_LENGTH);
     if (model_load(a->positional[0], &m, &mf, &d) < 0)
         return report(&d);
-    bool free_dims = has_free_dims(&m);
+    bool free_dims = model_has_free_dims(&m);
     if (free_dims) {
         layer_set_free_length(FREE_LENGTH_ALT);
         if (model_load(a->positional[0], &alt, &mf_alt, &d) < 0) {
@@ -55,7 +35,7 @@ int cmd_summary(const struct cli_args *a)
         }
         /* Weights cannot depend on a None length (Keras refuses such a
          * model: a Dense after Flatten needs a defined last axis). */
-        const struct layer *l = differing_weights(&m, &alt);
+        const struct layer *l = model_weights_differ(&m, &alt);
         if (l) {
             spec_error(l->where, &d,
                        "layer '%s': its weights depend on the length of a None "

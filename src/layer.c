@@ -69,8 +69,8 @@ size_t layer_free_length(void) { return free_length; }
 int layer_free_dim_error(const struct spec_node *where, struct diag *d)
 {
     return spec_error(where, d,
-                      "variable-length dimensions (None) are read only by nnc summary: "
-                      "nnc trains on fixed lengths (give input_length or the shape)");
+                      "variable-length dimensions (None) need a length here, which "
+                      "nnc train takes from its data (or give it in the shape)");
 }
 
 /* Reads a list of positive dimensions; a leading null (the batch axis) is

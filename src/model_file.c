@@ -211,9 +211,9 @@ static int assemble_sequential(struct model *m, struct layer_list *ll, const str
     if (!leading_input && !first->has_input_shape && first->ops == layer_find("Embedding")) {
         if (!layer_free_length())
             return spec_error(first->where, d,
-                              "the first layer needs input_length or input_shape "
-                              "(nnc trains on fixed lengths; without them its input is (None, "
-                              "None), which only nnc summary reads)");
+                              "the first layer needs input_length or input_shape here "
+                              "(without them its input is (None, None), whose length nnc "
+                              "train takes from its data)");
         first->has_input_shape = true;
         first->input_shape = (struct shape){1, {layer_free_length()}};
         first->free_dims = 1;

@@ -1,10 +1,12 @@
-/* None dimensions (variable lengths) in declared input shapes: read only
- * when a free length is set (nnc summary), marked in free_dims, written
- * back as null in Keras's config, and a located error otherwise. */
+/* None dimensions (variable lengths) in declared input shapes: built with
+ * the free length set (nnc summary's two, train's from its data), marked
+ * in free_dims, written back as null in Keras's config, and a located
+ * error when no length is set; train's length from a sample's values. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/free_length.h"
 #include "../src/layer.h"
 #include "../src/model.h"
 #include "fixtures.h"
@@ -46,13 +48,45 @@ END_TEST
 START_TEST(test_no_free_length)
 {
     layer_set_free_length(0);
-    expect_model_error(functional,
-                       "variable-length dimensions (None) are read only by nnc "
-                       "summary",
-                       2);
+    expect_model_error(functional, "variable-length dimensions (None) need a length here", 2);
     expect_model_error(sequential, "the first layer needs input_length or input_shape", 2);
     expect_model_error("layers:\n  - Dense: {units: 1, batch_input_shape: [null, null]}\n",
                        "variable-length dimensions (None)", 2);
+}
+END_TEST
+
+/* train's length from the values a sample of its data holds: the one L
+ * with fixed * L^k values for k None dimensions. */
+START_TEST(test_length_from_values)
+{
+    struct model m;
+    struct model_file mf;
+    struct diag d = {{0}};
+    size_t L;
+    layer_set_free_length(17);
+    ck_assert_int_eq(load_model_text("inputs:\n  - Input: {shape: [null, null, 3]}\n"
+                                     "layers:\n  - Conv2D: {filters: 2, kernel_size: 3}\n",
+                                     &m, &mf, &d),
+                     0);
+    ck_assert_int_eq(free_length_from_values(&m, 28 * 28 * 3, "x.npy", &L, &d), 0);
+    ck_assert_uint_eq(L, 28);
+    ck_assert_int_eq(free_length_from_values(&m, 3, "x.npy", &L, &d), 0);
+    ck_assert_uint_eq(L, 1);
+    /* 28 x 30 images: no one length */
+    ck_assert_int_eq(free_length_from_values(&m, 28 * 30 * 3, "x.npy", &L, &d), -1);
+    ck_assert_str_eq(d.msg, "x.npy: 2520 values a sample do not fill the input (None, None, "
+                            "None, 3) for any one length of its None dimensions");
+    ck_assert_int_eq(free_length_from_values(&m, 28 * 28 * 3 + 1, "x.npy", &L, &d), -1);
+    ck_assert_int_eq(free_length_from_values(&m, 0, "x.npy", &L, &d), -1);
+    model_free(&m);
+    model_file_close(&mf);
+    ck_assert_int_eq(load_model_text(functional, &m, &mf, &d), 0);
+    ck_assert_int_eq(free_length_from_values(&m, 3 * 40, "x.csv", &L, &d), 0);
+    ck_assert_uint_eq(L, 40);
+    ck_assert_int_eq(free_length_from_values(&m, 3 * 40 + 2, "x.csv", &L, &d), -1);
+    model_free(&m);
+    model_file_close(&mf);
+    layer_set_free_length(0);
 }
 END_TEST
 
@@ -62,6 +96,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_free_length);
     tcase_add_test(tc, test_no_free_length);
+    tcase_add_test(tc, test_length_from_values);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -615,6 +615,60 @@ int dataset_check_input(const struct model *m, const char *source, size_t first_
     return -1;
 }
 
+/* The training CSV's columns from the data section: the target (by default
+ * the last column), the sample_weight column (has_w, wcol) and the
+ * features (by default every other column); the caller frees target and
+ * features, also on error. */
+static int train_columns(struct csv_reader *r, const char *path, const struct data_conf *dc,
+                         size_t **target, size_t *n_t, size_t **features, size_t *n_f, int *has_w,
+                         size_t *wcol, struct diag *d)
+{
+    size_t n_cols = csv_n_columns(r);
+    if (dc->target) {
+        if (csv_resolve_columns(r, dc->target, target, n_t, d) < 0)
+            return -1;
+    } else {
+        if (n_cols < 2) {
+            diag_at(d, path, 0, 0, "one column only: no features besides the target");
+            return -1;
+        }
+        *target = xcalloc(1, sizeof **target);
+        (*target)[0] = n_cols - 1;
+        *n_t = 1;
+    }
+    *has_w = weight_column(r, dc, *target, *n_t, wcol, d);
+    if (*has_w < 0)
+        return -1;
+    if (dc->features) {
+        if (csv_resolve_columns(r, dc->features, features, n_f, d) < 0)
+            return -1;
+        if (*has_w && weight_column(r, dc, *features, *n_f, wcol, d) < 0)
+            return -1;
+    } else {
+        size_t *used = xcalloc(*n_t + 1, sizeof *used);
+        memcpy(used, *target, *n_t * sizeof *used);
+        used[*n_t] = *wcol;
+        *features = other_columns(n_cols, used, *n_t + (size_t)*has_w, n_f);
+        free(used);
+    }
+    return 0;
+}
+
+int dataset_csv_feature_count(const char *path, const struct data_conf *dc, size_t *n_f,
+                              struct diag *d)
+{
+    struct csv_reader *r;
+    if (csv_open(&r, path, &dc->csv, d) < 0)
+        return -1;
+    size_t *target = NULL, *features = NULL, n_t = 0, wcol = 0;
+    int has_w;
+    int rc = train_columns(r, path, dc, &target, &n_t, &features, n_f, &has_w, &wcol, d);
+    free(target);
+    free(features);
+    csv_close(r);
+    return rc;
+}
+
 int dataset_load_train(const char *path, const struct data_conf *dc, const struct model *m,
                        struct dataset *ds, struct ckpt_meta *meta, struct diag *d)
 {
@@ -623,36 +677,10 @@ int dataset_load_train(const char *path, const struct data_conf *dc, const struc
     if (csv_open(&r, path, &dc->csv, d) < 0)
         return -1;
     size_t n_cols = csv_n_columns(r);
-    size_t *target = NULL, *features = NULL, n_t = 0, n_f = 0;
-    int rc = -1;
-    if (dc->target) {
-        if (csv_resolve_columns(r, dc->target, &target, &n_t, d) < 0)
-            goto out;
-    } else {
-        if (n_cols < 2) {
-            diag_at(d, path, 0, 0, "one column only: no features besides the target");
-            goto out;
-        }
-        target = xcalloc(1, sizeof *target);
-        target[0] = n_cols - 1;
-        n_t = 1;
-    }
-    size_t wcol;
-    int has_w = weight_column(r, dc, target, n_t, &wcol, d);
-    if (has_w < 0)
+    size_t *target = NULL, *features = NULL, n_t = 0, n_f = 0, wcol = 0;
+    int has_w, rc = -1;
+    if (train_columns(r, path, dc, &target, &n_t, &features, &n_f, &has_w, &wcol, d) < 0)
         goto out;
-    if (dc->features) {
-        if (csv_resolve_columns(r, dc->features, &features, &n_f, d) < 0)
-            goto out;
-        if (has_w && weight_column(r, dc, features, n_f, &wcol, d) < 0)
-            goto out;
-    } else {
-        size_t *not = xcalloc(n_t + 1, sizeof *not);
-        memcpy(not, target, n_t * sizeof *not);
-        not[n_t] = wcol;
-        features = other_columns(n_cols, not, n_t + (size_t)has_w, &n_f);
-        free(not);
-    }
     const size_t *wp = has_w ? &wcol : NULL;
     if (check_features(m, path, n_f, d) < 0 ||
         select_columns(r, features, n_f, wp, target, n_t, d) < 0)

@@ -63,6 +63,17 @@ struct csv_options data_csv_options(const struct data_conf *dc, const struct ckp
  * class names in meta (which owns them afterwards). */
 int dataset_load_train(const char *path, const struct data_conf *dc, const struct model *m,
                        struct dataset *ds, struct ckpt_meta *meta, struct diag *d);
+/* The number of feature columns training would read from the CSV at path
+ * with the data section dc (dataset_load_train's columns). */
+int dataset_csv_feature_count(const char *path, const struct data_conf *dc, size_t *n_f,
+                              struct diag *d);
+/* Values per sample of a one-input model's features in DATA as train and
+ * evaluate read them (a CSV's feature columns, an array's row): *values 0
+ * when it cannot be known before the data is read (stdin, several inputs,
+ * column groups). m: any build of the model (names only are used); train:
+ * an NPZ's x_train, else x_test, when no member has the input's name. */
+int dataset_values_per_sample(const char *const *paths, size_t n_paths, const struct data_conf *dc,
+                              const struct model *m, bool train, size_t *values, struct diag *d);
 /* Held-out data read with a checkpoint's mapping and class names. */
 int dataset_load_eval(const char *path, const struct data_conf *dc, const struct model *m,
                       const struct ckpt_meta *meta, struct dataset *ds, struct diag *d);

@@ -350,6 +350,25 @@ int dataset_load_eval_files(const char *const *paths, size_t n_paths,
     return load_arrays(paths, n_paths, dc, m, ROLE_EVAL, ds, d);
 }
 
+int dataset_values_per_sample(const char *const *paths, size_t n_paths, const struct data_conf *dc,
+                              const struct model *m, bool train, size_t *values, struct diag *d)
+{
+    *values = 0;
+    if (n_paths == 0 || m->n_inputs > 1 || dc->inputs || dc->targets || !strcmp(paths[0], "-"))
+        return 0;
+    enum data_format f = data_format_detect(paths[0]);
+    if (f == DATA_CSV)
+        return dataset_csv_feature_count(paths[0], dc, values, d);
+    struct array x = {0};
+    int rc = f == DATA_NPZ
+                 ? open_npz(paths[0], m, train ? ROLE_TRAIN : ROLE_EVAL, false, &x, NULL, d)
+                 : open_single(paths[0], f, &x, d);
+    if (rc == 0)
+        *values = x.row_size;
+    array_free(&x);
+    return rc < 0 ? -1 : 0;
+}
+
 int predict_open_array(const char *path, const struct model *m, struct array *x,
                        struct diag *d)
 {

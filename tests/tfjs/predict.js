@@ -10,7 +10,7 @@
 // http loaders assemble the artifacts (strict: every weight must match), then
 // predicts: one INPUT file per model input, in model.inputs order, each
 // numbers, no header, one sample per row, each row reshaped to that input's
-// shape. Prints one CSV row per sample: the flattened outputs, in
+// shape (its None dimensions take the one length that fits a row). Prints one CSV row per sample: the flattened outputs, in
 // model.outputs order, each value as C's printf("%.9g").
 // Any problem: one line "predict.js: ..." on stderr and exit status 1
 // (2 for bad usage).
@@ -186,10 +186,20 @@ async function main() {
 
     let n = -1;
     const xs = model.inputs.map((inp, k) => {
-        const shape = inp.shape.slice(1);
-        if (shape.some(d => d == null)) die(`${jsonFile}: input shape [${inp.shape}] has unknown dimensions`);
-        const perRow = shape.reduce((a, d) => a * d, 1);
         const rows = readRows(inputs[k]);
+        // None dimensions (null) take the one length L that makes a row fit,
+        // as nnc builds such a model: fixed * L^free values a row.
+        const free = inp.shape.slice(1).filter(d => d == null).length;
+        const fixed = inp.shape.slice(1).reduce((a, d) => (d == null ? a : a * d), 1);
+        let len = 0;
+        if (free > 0 && rows[0].length % fixed === 0) {
+            const l = Math.round(Math.pow(rows[0].length / fixed, 1 / free));
+            if (Math.pow(l, free) * fixed === rows[0].length) len = l;
+        }
+        const shape = inp.shape.slice(1).map(d => (d == null ? len : d));
+        if (free > 0 && !len)
+            die(`${inputs[k]}: rows of ${rows[0].length} values fit the input shape [${inp.shape}] for no length`);
+        const perRow = shape.reduce((a, d) => a * d, 1);
         if (rows[0].length !== perRow)
             die(`${inputs[k]}: rows have ${rows[0].length} values, but the model input (${shape}) needs ${perRow}`);
         if (n >= 0 && rows.length !== n) die(`${inputs[k]}: ${rows.length} rows, but ${inputs[0]} has ${n}`);
