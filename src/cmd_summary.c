@@ -13,16 +13,12 @@ int report(const struct diag *d)
     return 1;
 }
 
-/* Two lengths for None dimensions that no kernel or pool of a real model
- * shrinks to nothing, and whose sizes downstream differ. */
-enum { FREE_LENGTH = 1009, FREE_LENGTH_ALT = 1511 };
-
 int cmd_summary(const struct cli_args *a)
 {
     struct model m, alt;
     struct model_file mf, mf_alt;
     struct diag d;
-    layer_set_free_length(FREE_LENGTH);
+    layer_set_free_length(FREE_LENGTH_PROBE);
     if (model_load(a->positional[0], &m, &mf, &d) < 0)
         return report(&d);
     bool free_dims = model_has_free_dims(&m);

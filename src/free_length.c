@@ -9,11 +9,6 @@
 #include "diag.h"
 #include "layer.h"
 
-/* Lengths to build with before the real one is known: large enough that no
- * kernel or pool of a real model shrinks them to nothing (cmd_summary.c
- * builds with the same two). */
-enum { PROBE = 1009, PROBE_ALT = 1511 };
-
 bool model_has_free_dims(const struct model *m)
 {
     for (size_t i = 0; i < m->n_layers; i++)
@@ -44,7 +39,7 @@ static const char *free_shape(const struct layer *in, const struct shape *s, cha
             at += (size_t)snprintf(buf + at, size - at, ", %zu", s->dim[i]);
     }
     if (at < size)
-        snprintf(buf + at, size - at, s->rank == 1 && !in->free_dims ? ",)" : ")");
+        snprintf(buf + at, size - at, ")");
     return buf;
 }
 
@@ -88,7 +83,7 @@ int model_load_free(const char *path, free_length_fn fn, void *ctx, struct model
 {
     struct model probe;
     struct model_file probe_mf;
-    layer_set_free_length(PROBE);
+    layer_set_free_length(FREE_LENGTH_PROBE);
     if (model_load(path, m, mf, d) < 0)
         return -1;
     if (!model_has_free_dims(m)) {
@@ -110,7 +105,7 @@ int model_load_free(const char *path, free_length_fn fn, void *ctx, struct model
         rc = -1;
     }
     if (rc == 0) {
-        layer_set_free_length(length == PROBE ? PROBE_ALT : length);
+        layer_set_free_length(length == FREE_LENGTH_PROBE ? FREE_LENGTH_ALT : length);
         struct model other;
         struct model_file other_mf;
         rc = model_load(path, &other, &other_mf, d);
@@ -121,7 +116,7 @@ int model_load_free(const char *path, free_length_fn fn, void *ctx, struct model
                                 "layer '%s': its weights depend on the length of "
                                 "a None dimension; give that length",
                                 l->name);
-            if (length == PROBE || rc < 0) {
+            if (length == FREE_LENGTH_PROBE || rc < 0) {
                 model_free(&other);
                 model_file_close(&other_mf);
             } else {

@@ -13,6 +13,11 @@
 #include "model.h"
 #include "model_file.h"
 
+/* Two lengths to build with when the real one is not known (nnc summary,
+ * and the first build here): large enough that no kernel or pool of a real
+ * model shrinks them to nothing, and different, so sizes downstream differ. */
+enum { FREE_LENGTH_PROBE = 1009, FREE_LENGTH_ALT = 1511 };
+
 /* Whether some declared input shape has a None dimension. */
 bool model_has_free_dims(const struct model *m);
 /* The first layer whose weight count differs between two builds of one
