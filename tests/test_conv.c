@@ -304,22 +304,54 @@ static bool is_conv(const struct layer *l)
     return false;
 }
 
-/* The conv layers keep their pre-activation at the start of the cache
- * (conv_common.h): it must stay away from the activations' kinks. */
+/* A conv layer's pre-activation z must stay away from its activation's
+ * kinks. The layers keep z at the start of the cache (conv_common.h), but
+ * Conv1D/Conv2D keep none for ReLU (its gradient is read off y), so for
+ * those the forward pass is run again with the activation linear, which
+ * makes y the pre-activation, and then restored. */
+static bool kinked(enum act_kind f)
+{
+    switch (f) {
+    case ACT_RELU: case ACT_ELU: case ACT_SELU: case ACT_RELU6: case ACT_LEAKY_RELU:
+    case ACT_HARD_SIGMOID: return true;
+    default: return false; /* smooth, or linear (no z kept) */
+    }
+}
+
+static bool z_not_kept(const struct layer *l, enum act_kind f)
+{
+    return f == ACT_RELU &&
+           (!strcmp(l->ops->class_name, "Conv1D") || !strcmp(l->ops->class_name, "Conv2D"));
+}
+
 static double conv_margin(struct net *n)
 {
     double best = INFINITY;
+    bool flipped[64] = {false}, rerun = false;
+    ck_assert_uint_le(n->m.n_nodes, 64);
     for (size_t i = 1; i < n->m.n_nodes; i++) {
         const struct node *nd = &n->m.nodes[i];
         if (!is_conv(nd->layer))
             continue;
-        switch (((const struct conv_conf *)nd->layer->conf)->activation) {
-        case ACT_RELU: case ACT_ELU: case ACT_SELU: case ACT_RELU6: case ACT_LEAKY_RELU:
-        case ACT_HARD_SIGMOID: break;
-        default: continue; /* smooth, or linear (no z kept) */
+        struct conv_conf *cf = nd->layer->conf;
+        if (z_not_kept(nd->layer, cf->activation)) {
+            cf->activation = ACT_LINEAR;
+            flipped[i] = rerun = true;
+        } else if (kinked(cf->activation)) {
+            best = fmin(best, dist_to_kinks(nd->cache, n->B * shape_size(&nd->out)));
         }
-        best = fmin(best, dist_to_kinks(nd->cache, n->B * shape_size(&nd->out)));
     }
+    if (!rerun)
+        return best;
+    forward_loss(n);
+    for (size_t i = 1; i < n->m.n_nodes; i++) {
+        const struct node *nd = &n->m.nodes[i];
+        if (!flipped[i])
+            continue;
+        best = fmin(best, dist_to_kinks(nd->y, n->B * shape_size(&nd->out)));
+        ((struct conv_conf *)nd->layer->conf)->activation = ACT_RELU;
+    }
+    forward_loss(n);
     return best;
 }
 

@@ -10,8 +10,14 @@
  * the pool's threads, each running single-threaded GEMMs on its samples;
  * the kernel gradient is summed per chunk (chunk 0 into dw, the others into
  * the pool's scratch) and the partial sums added in chunk order.
- * Cache: [z (B*P*F) when f is not linear][cols (B*P*KH*KW*C) unless 1x1]
- * [bias-gradient sums (B*F)]. */
+ * The chunks go through their samples in blocks that stay in cache: the
+ * columns are made again for each block in backward rather than kept for
+ * the whole batch (writing them out and reading them back costs more than
+ * im2col: measured with bench/step.c on bench/cnn.yaml), and ReLU keeps no
+ * z (its gradient is read off y), its dz living one block at a time.
+ * Cache: [z (B*P*F) when f is not linear; with ReLU only each chunk's first
+ * block is used, for dz][cols (B*P*KH*KW*C) unless 1x1; only each chunk's
+ * first block is used][bias-gradient sums (B*F)]. */
 
 #include "../parallel.h"
 #include "../parallel_gemm.h"
@@ -111,7 +117,7 @@ static size_t conv_cache(const struct layer *l, const struct shape *in, const st
 struct conv_job {
     struct conv_geom g;
     size_t F, P, KC, block;
-    bool pointwise;
+    bool pointwise, keep_z; /* keep_z: f needs z in backward (not linear, not ReLU) */
     enum act_kind f;
     const float *x, *W, *bias, *y, *dy;
     float *z, *cols, *out, *dkernel, *sums, *dx;
@@ -126,6 +132,7 @@ static void conv_job_init(struct conv_job *j, const struct layer *l, const struc
     j->KC = conv_taps(&j->g) * j->g.C;
     j->pointwise = conv_is_pointwise(&j->g);
     j->f = cf->activation;
+    j->keep_z = j->f != ACT_LINEAR && j->f != ACT_RELU;
     size_t per = j->P * (j->F + (j->pointwise ? 0 : j->KC));
     j->block = per >= BLOCK_FLOATS ? 1 : BLOCK_FLOATS / per;
     j->x = c->x[0];
@@ -138,19 +145,21 @@ static void conv_job_init(struct conv_job *j, const struct layer *l, const struc
     j->sums = c->cache + (act ? rows * j->F : 0) + (j->pointwise ? 0 : rows * j->KC);
 }
 
-/* cols of samples [b0, b1): x itself for a 1x1 kernel, else im2col's. */
-static const float *block_cols(const struct conv_job *j, size_t b0, size_t b1, bool fill)
+/* cols of samples [s0, s1) of the chunk that starts at sample b0: x itself
+ * for a 1x1 kernel, else im2col's, in the chunk's first block of cols. */
+static float *block_cols(const struct conv_job *j, size_t b0, size_t s0, size_t s1)
 {
     size_t image = j->g.H * j->g.W * j->g.C;
     if (j->pointwise)
-        return j->x + b0 * image;
+        return (float *)(j->x + s0 * image);
     float *cols = j->cols + b0 * j->P * j->KC;
-    for (size_t b = b0; fill && b < b1; b++)
-        conv_im2col(&j->g, j->x + b * image, cols + (b - b0) * j->P * j->KC);
+    for (size_t b = s0; b < s1; b++)
+        conv_im2col(&j->g, j->x + b * image, cols + (b - s0) * j->P * j->KC);
     return cols;
 }
 
-/* z = cols . kernel, y = f(z + bias) for the chunk's samples. */
+/* z = cols . kernel, y = f(z + bias) for the chunk's samples (z is y
+ * itself unless f needs z kept). */
 static void forward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
 {
     const struct conv_job *j = ctx;
@@ -158,8 +167,8 @@ static void forward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
     (void)k;
     for (size_t s0 = b0; s0 < b1; s0 += j->block) {
         size_t s1 = s0 + j->block < b1 ? s0 + j->block : b1;
-        const float *cols = block_cols(j, s0, s1, true);
-        float *z = j->z + s0 * P * F;
+        const float *cols = block_cols(j, b0, s0, s1);
+        float *z = (j->keep_z ? j->z : j->out) + s0 * P * F;
         gemm_serial(false, false, (s1 - s0) * P, F, j->KC, 1.0f, cols, j->KC, j->W, F, 0.0f, z,
                     F);
         conv_epilogue_forward(j->f, j->bias, z, j->out + s0 * P * F, s1 - s0, P, F);
@@ -174,9 +183,10 @@ static void conv_forward(const struct layer *l, const struct layer_call *c)
     parallel_for_k(c->B, 1, 0, forward_chunk, &j);
 }
 
-/* For the chunk's samples: dz (over z) and the per-sample bias sums; the
- * kernel gradient cols^T dz into dkernel (chunk 0) or the chunk's scratch;
- * dcols = dz kernel^T (over cols, no longer needed) scattered into dx. */
+/* For the chunk's samples: dz (over z; with ReLU in the chunk's first block
+ * of z) and the per-sample bias sums; cols again; the kernel gradient
+ * cols^T dz into dkernel (chunk 0) or the chunk's scratch; dcols =
+ * dz kernel^T (over cols, no longer needed) scattered into dx. */
 static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
 {
     const struct conv_job *j = ctx;
@@ -184,10 +194,10 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
     float *dk = !j->dkernel ? NULL : k == 0 ? j->dkernel : parallel_scratch(k);
     for (size_t s0 = b0; s0 < b1; s0 += j->block) {
         size_t s1 = s0 + j->block < b1 ? s0 + j->block : b1, rows = (s1 - s0) * P;
-        const float *dz = conv_epilogue_backward(j->f, j->z + s0 * P * F, j->y + s0 * P * F,
-                                                 j->dy + s0 * P * F,
+        float *z = j->z + (j->keep_z ? s0 : b0) * P * F;
+        const float *dz = conv_epilogue_backward(j->f, z, j->y + s0 * P * F, j->dy + s0 * P * F,
                                                  j->sums ? j->sums + s0 * F : NULL, s1 - s0, P, F);
-        const float *cols = block_cols(j, s0, s1, false);
+        float *cols = block_cols(j, b0, s0, s1);
         /* dkernel (KC, F) += cols^T (KC, rows) . dz (rows, F); a chunk's
          * scratch starts at its first block. */
         if (dk)
@@ -200,7 +210,7 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
                         KC);
             continue;
         }
-        float *dcols = (float *)cols;
+        float *dcols = cols;
         gemm_serial(false, true, rows, KC, F, 1.0f, dz, F, j->W, F, 0.0f, dcols, KC);
         size_t image = j->g.H * j->g.W * j->g.C;
         for (size_t b = s0; b < s1; b++)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../parallel.h"
+#include "../simd.h"
 
 const char *const conv_paddings[] = {"valid", "same", "causal", NULL};
 const char *const conv_data_formats[] = {"channels_last", NULL};
@@ -327,8 +328,8 @@ struct epilogue_job {
 };
 
 /* z += bias; y = relu(z), in one pass (z and y are distinct here). */
-static void bias_relu(float *restrict z, float *restrict y, const float *restrict bias,
-                      size_t rows, size_t n)
+SIMD_CLONES static void bias_relu(float *restrict z, float *restrict y,
+                                  const float *restrict bias, size_t rows, size_t n)
 {
     for (size_t r = 0; r < rows; r++, z += n, y += n)
         for (size_t o = 0; o < n; o++) {
@@ -338,13 +339,27 @@ static void bias_relu(float *restrict z, float *restrict y, const float *restric
         }
 }
 
+/* y = relu(y + bias) in place (z not kept: ReLU's gradient needs y only). */
+SIMD_CLONES static void bias_relu_in_place(float *restrict y, const float *restrict bias,
+                                           size_t rows, size_t n)
+{
+    for (size_t r = 0; r < rows; r++, y += n)
+        for (size_t o = 0; o < n; o++) {
+            float v = y[o] + bias[o];
+            y[o] = v > 0 ? v : 0;
+        }
+}
+
 void conv_epilogue_forward(enum act_kind f, const float *bias, float *z, float *y, size_t B,
                            size_t rows, size_t n)
 {
     size_t per = rows * n;
     for (size_t b = 0; b < B; b++, z += per, y += per) {
-        if (bias && f == ACT_RELU && z != y) {
-            bias_relu(z, y, bias, rows, n);
+        if (bias && f == ACT_RELU) {
+            if (z != y)
+                bias_relu(z, y, bias, rows, n);
+            else
+                bias_relu_in_place(y, bias, rows, n);
             continue;
         }
         if (bias)
@@ -373,18 +388,31 @@ void conv_bias_activate(enum act_kind f, const float *bias, float *z, float *y, 
     parallel_for(B, 1, bias_activate_chunk, &j);
 }
 
-/* dz = relu'(z) dy over z, and s (n) = its column sums, in one pass. */
-static void relu_backward_sums(float *restrict z, const float *restrict dy, float *restrict s,
-                               size_t rows, size_t n)
+/* dz = relu'(z) dy, and s (n) = its column sums, in one pass. relu'(z) is
+ * read off y = relu(z): y > 0 exactly where z > 0 (a NaN z gives y = 0 and
+ * a zero gradient either way), so z need not be kept. */
+SIMD_CLONES static void relu_backward_sums(const float *restrict y, const float *restrict dy,
+                                           float *restrict dz, float *restrict s, size_t rows,
+                                           size_t n)
 {
     for (size_t o = 0; o < n; o++)
         s[o] = 0;
-    for (size_t r = 0; r < rows; r++, z += n, dy += n)
+    for (size_t r = 0; r < rows; r++, y += n, dy += n, dz += n)
         for (size_t o = 0; o < n; o++) {
-            float g = dy[o], v = z[o] > 0 ? g : 0; /* both loaded: no branch */
-            z[o] = v;
+            float g = dy[o], v = y[o] > 0 ? g : 0; /* both loaded: no branch */
+            dz[o] = v;
             s[o] += v;
         }
+}
+
+/* dz = relu'(z) dy, read off y as above. */
+SIMD_CLONES static void relu_backward(const float *restrict y, const float *restrict dy,
+                                      float *restrict dz, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g = dy[i];
+        dz[i] = y[i] > 0 ? g : 0;
+    }
 }
 
 const float *conv_epilogue_backward(enum act_kind f, float *z, const float *y, const float *dy,
@@ -393,8 +421,11 @@ const float *conv_epilogue_backward(enum act_kind f, float *z, const float *y, c
     size_t per = rows * n;
     for (size_t b = 0; b < B; b++) {
         const float *dz = dy + b * per;
-        if (f == ACT_RELU && sums) {
-            relu_backward_sums(z + b * per, dz, sums + b * n, rows, n);
+        if (f == ACT_RELU && z != y) {
+            if (sums)
+                relu_backward_sums(y + b * per, dz, z + b * per, sums + b * n, rows, n);
+            else
+                relu_backward(y + b * per, dz, z + b * per, rows * n);
             continue;
         }
         if (f != ACT_LINEAR) {

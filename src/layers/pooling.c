@@ -7,14 +7,15 @@
  * max((OH - 1) sh + ph - H, 0) of which floor(half) goes on top, the rest at
  * the bottom. Padding never counts: max ignores it and the average divides
  * by the number of real values in the window, as TF's MaxPool/AvgPool do.
- * Max pooling keeps, per output value, the input index of its window's
- * first maximum (row-major order) in the cache; backward routes dy there,
- * as TF's MaxPoolGrad does. Average pooling needs no cache. */
+ * Max pooling keeps, per output value, the position in its window of the
+ * window's first maximum (row-major order) in the cache; backward routes dy
+ * there, as TF's MaxPoolGrad does. Average pooling needs no cache. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "../parallel.h"
+#include "../simd.h"
 #include "layers.h"
 
 struct pool_conf {
@@ -173,26 +174,47 @@ static void window(const struct pool_geom *g, size_t oh, size_t ow, size_t *h0, 
 
 /* ---- the per-sample passes ------------------------------------------------ */
 
-/* Argmax indices (< 2^31: per-sample sizes are bounded by model_build) are
- * kept as uint32 in the cache's float slots. */
+/* The argmax of each output value is kept as its position k in its window
+ * (row-major over the window clipped to the input, k < 2^31: sizes are
+ * bounded by model_build), as uint32 in the cache's float slots. */
 struct pool_job {
     const struct layer_call *c;
     struct pool_geom g;
     size_t in_size, out_size; /* per sample */
 };
 
-/* One window position folded into the running maxima of all C channels:
- * channels innermost and restrict-qualified so that the compiler turns the
- * compare-and-select into vector blends; strict > keeps the first maximum. */
-static void max_fold(size_t C, const float *restrict xi, uint32_t at, float *restrict best,
-                     uint32_t *restrict arg)
+/* The cache slots of output value o (only ever accessed as uint32, so the
+ * float storage takes that type). */
+static uint32_t *codes_at(float *cache, size_t o) { return (uint32_t *)(void *)(cache + o); }
+
+/* Window position k folded into the running maxima of all C channels:
+ * channels innermost so that the compare-and-selects become vector blends;
+ * strict > keeps the first maximum. */
+SIMD_CLONES static void max_fold(size_t C, const float *restrict xk, uint32_t k,
+                                 float *restrict best, uint32_t *restrict code)
 {
     /* The selects as masks: GCC 12 leaves a mixed float/int ?: scalar. */
-    for (uint32_t ch = 0; ch < (uint32_t)C; ch++) {
-        float v = xi[ch], b = best[ch];
+    for (size_t ch = 0; ch < C; ch++) {
+        float v = xk[ch], b = best[ch];
         uint32_t gt = (uint32_t)-(int32_t)(v > b);
         best[ch] = v > b ? v : b;
-        arg[ch] = (arg[ch] & ~gt) | ((at + ch) & gt);
+        code[ch] = (code[ch] & ~gt) | (k & gt);
+    }
+}
+
+/* dx at window position k += dy where k holds the maximum, else += +0
+ * (which leaves every value but -0 as it is): the select as a bit mask on
+ * dy, so that it compiles to vector ANDs rather than a branch per value. */
+SIMD_CLONES static void max_route(size_t C, const uint32_t *restrict code, uint32_t k,
+                                  const float *restrict dy, float *restrict dxk)
+{
+    for (size_t ch = 0; ch < C; ch++) {
+        uint32_t bits, hit = (uint32_t)-(int32_t)(code[ch] == k);
+        float d;
+        memcpy(&bits, dy + ch, sizeof bits);
+        bits &= hit;
+        memcpy(&d, &bits, sizeof d);
+        dxk[ch] += d;
     }
 }
 
@@ -203,25 +225,19 @@ static void max_forward_samples(void *ctx, size_t begin, size_t end)
     size_t C = g->C;
     for (size_t b = begin; b < end; b++) {
         const float *x = j->c->x[0] + b * j->in_size;
-        float *y = j->c->y + b * j->out_size, *idx = j->c->cache + b * j->out_size;
+        float *y = j->c->y + b * j->out_size;
         for (size_t oh = 0; oh < g->OH; oh++)
             for (size_t ow = 0; ow < g->OW; ow++) {
-                size_t h0, h1, w0, w1;
+                size_t h0, h1, w0, w1, o = (oh * g->OW + ow) * C;
                 window(g, oh, ow, &h0, &h1, &w0, &w1);
-                float *yo = y + (oh * g->OW + ow) * C;
-                /* The cache slots hold uint32 indices (only ever accessed
-                 * as such, so the float storage takes that type). */
-                uint32_t *io = (uint32_t *)(void *)(idx + (oh * g->OW + ow) * C);
-                uint32_t first = (uint32_t)((h0 * g->W + w0) * C);
-                for (size_t ch = 0; ch < C; ch++) {
-                    yo[ch] = x[first + ch];
-                    io[ch] = first + (uint32_t)ch;
-                }
+                uint32_t *code = codes_at(j->c->cache + b * j->out_size, o);
+                memcpy(y + o, x + (h0 * g->W + w0) * C, C * sizeof *y);
+                memset(code, 0, C * sizeof *code);
+                uint32_t k = 0;
                 for (size_t h = h0; h < h1; h++)
-                    for (size_t w = h == h0 ? w0 + 1 : w0; w < w1; w++) {
-                        uint32_t at = (uint32_t)((h * g->W + w) * C);
-                        max_fold(C, x + at, at, yo, io);
-                    }
+                    for (size_t w = w0; w < w1; w++, k++)
+                        if (k)
+                            max_fold(C, x + (h * g->W + w) * C, k, y + o, code);
             }
     }
 }
@@ -229,12 +245,23 @@ static void max_forward_samples(void *ctx, size_t begin, size_t end)
 static void max_backward_samples(void *ctx, size_t begin, size_t end)
 {
     const struct pool_job *j = ctx;
+    const struct pool_geom *g = &j->g;
+    size_t C = g->C;
     for (size_t b = begin; b < end; b++) {
         const float *dy = j->c->dy + b * j->out_size;
-        const uint32_t *idx = (const uint32_t *)(const void *)(j->c->cache + b * j->out_size);
         float *dx = j->c->dx[0] + b * j->in_size;
-        for (size_t o = 0; o < j->out_size; o++)
-            dx[idx[o]] += dy[o];
+        /* Output by output, as the forward pass met them: where windows
+         * overlap, an input's gradient adds its outputs' in that order. */
+        for (size_t oh = 0; oh < g->OH; oh++)
+            for (size_t ow = 0; ow < g->OW; ow++) {
+                size_t h0, h1, w0, w1, o = (oh * g->OW + ow) * C;
+                window(g, oh, ow, &h0, &h1, &w0, &w1);
+                const uint32_t *code = codes_at(j->c->cache + b * j->out_size, o);
+                uint32_t k = 0;
+                for (size_t h = h0; h < h1; h++)
+                    for (size_t w = w0; w < w1; w++, k++)
+                        max_route(C, code, k, dy + o, dx + (h * g->W + w) * C);
+            }
     }
 }
 
