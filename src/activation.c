@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "simd.h"
+
 /* tf.nn.selu constants (keras/activations.py selu -> tf.nn.selu), in the
  * float precision the kernel computes in. */
 #define SELU_ALPHA 1.6732632423543772848170429916717f
@@ -98,7 +100,8 @@ static void softmax_forward(const float *z, float *y, size_t rows, size_t cols)
     }
 }
 
-void activation_forward(enum act_kind k, const float *z, float *y, size_t rows, size_t cols)
+SIMD_CLONES void activation_forward(enum act_kind k, const float *z, float *y, size_t rows,
+                                    size_t cols)
 {
     size_t n = rows * cols;
     switch (k) {
@@ -188,8 +191,8 @@ static void softmax_backward(const float *y, const float *dy, float *dz, size_t 
  * ReLU take the "x > 0" side as 0 / alpha at x == 0, ELU/SELU use the
  * exponential branch at 0. Each loop reads z[i], y[i], dy[i] before writing
  * dz[i], so dz may alias z or dy. */
-void activation_backward(enum act_kind k, const float *z, const float *y, const float *dy,
-                         float *dz, size_t rows, size_t cols)
+SIMD_CLONES void activation_backward(enum act_kind k, const float *z, const float *y,
+                                     const float *dy, float *dz, size_t rows, size_t cols)
 {
     size_t n = rows * cols;
     switch (k) {

@@ -224,8 +224,9 @@ SIMD_CLONES static void sgd_step(const struct coef *k, float *restrict w, const 
  *   ms += (g^2 - ms)(1-rho);  [mg += (g - mg)(1-rho)]
  *   mom = momentum mom + lr g / sqrt(ms - [mg^2] + eps);  w -= mom
  * Both are reproduced as tf.keras 2 runs them. */
-SIMD_CLONES static void rmsprop_plain(const struct coef *k, float *restrict w, const float *restrict g,
-                                      float *restrict ms, float *restrict mg, size_t n)
+SIMD_CLONES static void rmsprop_plain(const struct coef *k, float *restrict w,
+                                      const float *restrict g, float *restrict ms,
+                                      float *restrict mg, size_t n)
 {
     const float lr = k->lr, rho = k->a, one_minus_rho = k->b, eps = k->c;
     if (!mg) {
@@ -245,9 +246,9 @@ SIMD_CLONES static void rmsprop_plain(const struct coef *k, float *restrict w, c
     }
 }
 
-SIMD_CLONES static void rmsprop_momentum(const struct coef *k, float *restrict w, const float *restrict g,
-                                         float *restrict ms, float *restrict mom, float *restrict mg,
-                                         size_t n)
+SIMD_CLONES static void rmsprop_momentum(const struct coef *k, float *restrict w,
+                                         const float *restrict g, float *restrict ms,
+                                         float *restrict mom, float *restrict mg, size_t n)
 {
     const float lr = k->lr, one_minus_rho = k->b, eps = k->c, m = k->d;
     if (!mg) {
@@ -272,8 +273,8 @@ SIMD_CLONES static void rmsprop_momentum(const struct coef *k, float *restrict w
 }
 
 /* Adagrad, ResourceApplyAdagradV2: acc += g^2;  w -= lr g / (sqrt(acc) + eps). */
-SIMD_CLONES static void adagrad_step(const struct coef *k, float *restrict w, const float *restrict g,
-                                     float *restrict acc, size_t n)
+SIMD_CLONES static void adagrad_step(const struct coef *k, float *restrict w,
+                                     const float *restrict g, float *restrict acc, size_t n)
 {
     const float lr = k->lr, eps = k->c;
     for (size_t i = 0; i < n; i++) {
@@ -292,7 +293,8 @@ SIMD_CLONES static void adagrad_step(const struct coef *k, float *restrict w, co
  * AdamW first decays the weights (keras/optimizers/optimizer.py
  * _apply_weight_decay, before the update): w -= w * weight_decay * lr. */
 SIMD_CLONES static void adam_step(const struct coef *k, float *restrict w, const float *restrict g,
-                                  float *restrict m, float *restrict v, float *restrict vhat, size_t n)
+                                  float *restrict m, float *restrict v, float *restrict vhat,
+                                  size_t n)
 {
     const float alpha = k->a, one_minus_b1 = k->b, one_minus_b2 = k->c, eps = k->d;
     if (k->o->kind == OPT_ADAMW) {
@@ -325,8 +327,9 @@ SIMD_CLONES static void adam_step(const struct coef *k, float *restrict w, const
  *   acc = rho acc + (1-rho) g^2
  *   u = sqrt(acc_u + eps) / sqrt(acc + eps) g;  w -= lr u
  *   acc_u = rho acc_u + (1-rho) u^2 */
-SIMD_CLONES static void adadelta_step(const struct coef *k, float *restrict w, const float *restrict g,
-                                      float *restrict acc, float *restrict acc_u, size_t n)
+SIMD_CLONES static void adadelta_step(const struct coef *k, float *restrict w,
+                                      const float *restrict g, float *restrict acc,
+                                      float *restrict acc_u, size_t n)
 {
     const float lr = k->lr, rho = k->a, one_minus_rho = k->b, eps = k->c;
     for (size_t i = 0; i < n; i++) {
@@ -341,8 +344,9 @@ SIMD_CLONES static void adadelta_step(const struct coef *k, float *restrict w, c
 /* Adamax, ResourceApplyAdaMax with t = iteration + 1:
  *   m += (g - m)(1 - beta_1);  v = max(beta_2 v, |g|)
  *   w -= lr / (1 - beta_1^t) m / (v + eps) */
-SIMD_CLONES static void adamax_step(const struct coef *k, float *restrict w, const float *restrict g,
-                                    float *restrict m, float *restrict v, size_t n)
+SIMD_CLONES static void adamax_step(const struct coef *k, float *restrict w,
+                                    const float *restrict g, float *restrict m, float *restrict v,
+                                    size_t n)
 {
     const float scaled_lr = k->a, one_minus_b1 = k->b, b2 = k->c, eps = k->d;
     for (size_t i = 0; i < n; i++) {

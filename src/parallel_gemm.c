@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "parallel.h"
+#include "simd.h"
 
 /* Below this many multiply-adds (~40-80 us on one core) a product is not
  * split: handing half of it to another thread costs about what it saves.
@@ -150,7 +151,7 @@ struct colsum_job {
     float *out;
 };
 
-static void colsum_chunk(void *ctx, size_t u0, size_t u1)
+SIMD_CLONES static void colsum_chunk(void *ctx, size_t u0, size_t u1)
 {
     const struct colsum_job *j = ctx;
     size_t o0 = u0 * UNIT, o1 = u1 * UNIT < j->n ? u1 * UNIT : j->n;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "../parallel.h"
+#include "../simd.h"
 #include "layers.h"
 
 struct rescaling_conf {
@@ -41,7 +42,7 @@ struct rescaling_job {
     float *out;
 };
 
-static void rescaling_forward_range(void *ctx, size_t b0, size_t b1)
+SIMD_CLONES static void rescaling_forward_range(void *ctx, size_t b0, size_t b1)
 {
     const struct rescaling_job *j = ctx;
     for (size_t i = b0 * j->n; i < b1 * j->n; i++)
@@ -49,7 +50,7 @@ static void rescaling_forward_range(void *ctx, size_t b0, size_t b1)
 }
 
 /* dx += dy * scale */
-static void rescaling_backward_range(void *ctx, size_t b0, size_t b1)
+SIMD_CLONES static void rescaling_backward_range(void *ctx, size_t b0, size_t b1)
 {
     const struct rescaling_job *j = ctx;
     for (size_t i = b0 * j->n; i < b1 * j->n; i++)
