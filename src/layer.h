@@ -120,6 +120,10 @@ struct layer_call {
     float *cache;           /* B * cache_floats(l) floats kept from forward to backward */
     const float *dy;        /* backward: d loss / d y */
     float *const *dx;       /* backward: add d loss / d x here; an entry may be NULL */
+    /* Backward, for layers with ops->assigns_dx: where dx_assign[k] is true,
+     * dx[k] holds nothing yet and the layer writes every value of it (=,
+     * not +=), which spares the model clearing it first. NULL: add to all. */
+    const bool *dx_assign;
     const float *w;         /* the model's parameter block (use param.offset) */
     float *dw;              /* the model's gradient block: add into it */
     /* Forward in training: the parameter block again, writable, for the
@@ -144,6 +148,12 @@ struct layer_call {
     float *const *more_y;
     const float *const *more_dy;
 };
+
+/* Whether backward is to write dx[k] (=) rather than add to it. */
+static inline bool layer_dx_assign(const struct layer_call *c, size_t k)
+{
+    return c->dx_assign && c->dx_assign[k];
+}
 
 /* What a layer does with the mask of its input (Keras's supports_masking
  * and compute_mask). */
@@ -174,6 +184,8 @@ struct layer_ops {
     size_t (*cache_floats)(const struct layer *l, const struct shape *in, const struct shape *out);
     void (*forward)(const struct layer *l, const struct layer_call *c);
     void (*backward)(const struct layer *l, const struct layer_call *c);
+    /* backward honours layer_call.dx_assign. */
+    bool assigns_dx;
     /* May be NULL. Before the first epoch, training calls this once per
      * batch of the training data as it reaches the layer (x: n samples of
      * in_shape), with `seen` samples passed before; the layer folds them into

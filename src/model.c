@@ -585,6 +585,27 @@ static void scatter_inputs(struct model *m, const float *x, size_t B)
     }
 }
 
+/* Before n's backward: each input gradient n adds to that holds nothing
+ * yet is either left to n to assign (assign[k]; a layer that assigns, and
+ * an input it takes once) or cleared. */
+static void make_dx_ready(struct node *n, size_t B, bool *assign)
+{
+    for (size_t k = 0; k < n->n_in; k++) {
+        struct node *p = n->in[k];
+        assign[k] = false;
+        if (!p->needs_grad || p->dy_set)
+            continue;
+        bool once = true;
+        for (size_t j = 0; j < n->n_in; j++)
+            once &= j == k || n->in[j] != p;
+        if (n->layer->ops->assigns_dx && once)
+            assign[k] = true;
+        else
+            parallel_zero(p->dy, B * shape_size(&p->out));
+        p->dy_set = true;
+    }
+}
+
 double model_backward(struct model *m, size_t B, const float *y_true)
 {
     return model_backward_weighted(m, B, y_true, NULL);
@@ -601,11 +622,22 @@ double model_backward_outputs(struct model *m, size_t B, const float *y_true, co
     if (!m->dw_zero) /* the optimizer cleared it (train.c) */
         parallel_zero(m->dw, m->n_weights);
     m->dw_zero = false;
-    for (size_t i = 0; i < m->n_nodes; i++)
-        if (!node_is_input(&m->nodes[i]) && (m->nodes[i].needs_grad || m->nodes[i].is_output))
-            parallel_zero(m->nodes[i].dy, B * shape_size(&m->nodes[i].out));
-    for (size_t i = 0; i < m->n_more; i++)
+    /* A node's dy is cleared just before something first adds to it, or
+     * not at all when its first writer assigns it (ops->assigns_dx): the
+     * outputs' before the loss, the other tensors' as backward reaches
+     * them (make_dx_ready). */
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        struct node *n = &m->nodes[i];
+        n->dy_set = false;
+        if (!node_is_input(n) && n->is_output) {
+            parallel_zero(n->dy, B * shape_size(&n->out));
+            n->dy_set = true;
+        }
+    }
+    for (size_t i = 0; i < m->n_more; i++) {
         parallel_zero(m->more[i].dy, B * shape_size(&m->more[i].out));
+        m->more[i].dy_set = true;
+    }
     /* The loss writes each output's dy; consumers of an output (later in
      * the topological order) add theirs in backward. */
     double loss = model_loss(m, B, y_true, w, true, per_output) + model_penalty(m, B);
@@ -624,6 +656,10 @@ double model_backward_outputs(struct model *m, size_t B, const float *y_true, co
         struct node *n = &m->nodes[i];
         if (!n->needs_grad || node_is_input(n))
             continue;
+        if (!n->dy_set) { /* nothing downstream gave it a gradient */
+            parallel_zero(n->dy, B * shape_size(&n->out));
+            n->dy_set = true;
+        }
         /* Keras's _handle_activity_regularization: on every output tensor. */
         const struct regularizer *act = layer_activity_regularizer(n->layer);
         for (size_t k = 0; act && k <= n->n_more; k++) {
@@ -632,7 +668,10 @@ double model_backward_outputs(struct model *m, size_t B, const float *y_true, co
         }
         struct call_arrays a;
         struct layer_call c;
+        bool assign[NODE_MAX_INPUTS];
         make_call(m, n, B, true, NULL, &c, &a);
+        make_dx_ready(n, B, assign);
+        c.dx_assign = assign;
         n->layer->ops->backward(n->layer, &c);
     }
     return loss;

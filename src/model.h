@@ -41,6 +41,7 @@ struct node {
      * (a first convolution after Rescaling needs no input gradient). */
     bool needs_grad;
     bool is_output;             /* one of the model's outputs */
+    bool dy_set;                /* backward: dy holds a value (else nothing yet) */
     /* Workspace views, set by model_workspace: */
     float *y, *dy, *cache;
     /* The output's mask (max_batch * out.dim[0] bytes): the node's own for a

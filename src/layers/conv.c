@@ -19,6 +19,8 @@
  * block is used, for dz][cols (B*P*KH*KW*C) unless 1x1; only each chunk's
  * first block is used][bias-gradient sums (B*F)]. */
 
+#include <string.h>
+
 #include "../parallel.h"
 #include "../parallel_gemm.h"
 #include "conv_common.h"
@@ -121,6 +123,7 @@ struct conv_job {
     enum act_kind f;
     const float *x, *W, *bias, *y, *dy;
     float *z, *cols, *out, *dkernel, *sums, *dx;
+    bool dx_assign; /* backward: dx holds nothing yet (written, not added to) */
 };
 
 static void conv_job_init(struct conv_job *j, const struct layer *l, const struct layer_call *c)
@@ -206,15 +209,18 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
         if (!j->dx)
             continue;
         if (j->pointwise) {
-            gemm_serial(false, true, rows, KC, F, 1.0f, dz, F, j->W, F, 1.0f, j->dx + s0 * P * KC,
-                        KC);
+            gemm_serial(false, true, rows, KC, F, 1.0f, dz, F, j->W, F, j->dx_assign ? 0.0f : 1.0f,
+                        j->dx + s0 * P * KC, KC);
             continue;
         }
         float *dcols = cols;
         gemm_serial(false, true, rows, KC, F, 1.0f, dz, F, j->W, F, 0.0f, dcols, KC);
         size_t image = j->g.H * j->g.W * j->g.C;
-        for (size_t b = s0; b < s1; b++)
+        for (size_t b = s0; b < s1; b++) {
+            if (j->dx_assign) /* cleared a sample at a time, while in cache */
+                memset(j->dx + b * image, 0, image * sizeof *j->dx);
             conv_col2im(&j->g, dcols + (b - s0) * P * KC, j->dx + b * image);
+        }
     }
 }
 
@@ -226,6 +232,7 @@ static void conv_backward(const struct layer *l, const struct layer_call *c)
     j.y = c->y;
     j.dy = c->dy;
     j.dx = c->dx[0];
+    j.dx_assign = layer_dx_assign(c, 0);
     float *db = l->trainable && cf->use_bias ? c->dw + l->params[1].offset : NULL;
     if (!db)
         j.sums = NULL;
@@ -256,6 +263,7 @@ const struct layer_ops conv1d_ops = {
     .cache_floats = conv_cache,
     .forward = conv_forward,
     .backward = conv_backward,
+    .assigns_dx = true,
 };
 
 const struct layer_ops conv2d_ops = {
@@ -270,4 +278,5 @@ const struct layer_ops conv2d_ops = {
     .cache_floats = conv_cache,
     .forward = conv_forward,
     .backward = conv_backward,
+    .assigns_dx = true,
 };

@@ -133,10 +133,10 @@ static void dense_backward(const struct layer *l, const struct layer_call *c)
         if (cf->use_bias)
             colsums_parallel(dz, rows, n_out, n_out, c->dw + l->params[1].offset);
     }
-    /* dx += dz W^T */
+    /* dx += dz W^T (or = when dx holds nothing yet) */
     if (c->dx[0])
-        gemm_parallel(false, true, rows, n_in, n_out, 1.0f, dz, n_out, W, n_out, 1.0f, c->dx[0],
-                      n_in);
+        gemm_parallel(false, true, rows, n_in, n_out, 1.0f, dz, n_out, W, n_out,
+                      layer_dx_assign(c, 0) ? 0.0f : 1.0f, c->dx[0], n_in);
 }
 
 const struct layer_ops dense_ops = {
@@ -151,5 +151,6 @@ const struct layer_ops dense_ops = {
     .cache_floats = dense_cache,
     .forward = dense_forward,
     .backward = dense_backward,
+    .assigns_dx = true,
     .mask_mode = layer_mask_keep, /* supports_masking */
 };

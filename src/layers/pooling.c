@@ -181,6 +181,7 @@ struct pool_job {
     const struct layer_call *c;
     struct pool_geom g;
     size_t in_size, out_size; /* per sample */
+    bool assign;              /* backward: dx holds nothing yet */
 };
 
 /* The cache slots of output value o (only ever accessed as uint32, so the
@@ -250,6 +251,8 @@ static void max_backward_samples(void *ctx, size_t begin, size_t end)
     for (size_t b = begin; b < end; b++) {
         const float *dy = j->c->dy + b * j->out_size;
         float *dx = j->c->dx[0] + b * j->in_size;
+        if (j->assign) /* cleared here, a sample at a time, while in cache */
+            memset(dx, 0, j->in_size * sizeof *dx);
         /* Output by output, as the forward pass met them: where windows
          * overlap, an input's gradient adds its outputs' in that order. */
         for (size_t oh = 0; oh < g->OH; oh++)
@@ -301,6 +304,8 @@ static void avg_backward_samples(void *ctx, size_t begin, size_t end)
     for (size_t b = begin; b < end; b++) {
         const float *dy = j->c->dy + b * j->out_size;
         float *dx = j->c->dx[0] + b * j->in_size;
+        if (j->assign)
+            memset(dx, 0, j->in_size * sizeof *dx);
         for (size_t oh = 0; oh < g->OH; oh++)
             for (size_t ow = 0; ow < g->OW; ow++) {
                 size_t h0, h1, w0, w1;
@@ -320,7 +325,7 @@ static void avg_backward_samples(void *ctx, size_t begin, size_t end)
 /* Runs fn over the batch, a few samples per task when samples are small. */
 static void pool_run(const struct layer *l, const struct layer_call *c, parallel_fn fn)
 {
-    struct pool_job j = {.c = c};
+    struct pool_job j = {.c = c, .assign = layer_dx_assign(c, 0)};
     pool_geometry(l, &j.g);
     j.in_size = shape_size(&l->in_shape);
     j.out_size = shape_size(&l->out_shape);
@@ -367,6 +372,7 @@ const struct layer_ops max_pooling1d_ops = {
     .cache_floats = max_cache,
     .forward = max_forward,
     .backward = max_backward,
+    .assigns_dx = true,
 };
 
 const struct layer_ops max_pooling2d_ops = {
@@ -381,6 +387,7 @@ const struct layer_ops max_pooling2d_ops = {
     .cache_floats = max_cache,
     .forward = max_forward,
     .backward = max_backward,
+    .assigns_dx = true,
 };
 
 const struct layer_ops average_pooling1d_ops = {
@@ -394,6 +401,7 @@ const struct layer_ops average_pooling1d_ops = {
     .build = pool_build,
     .forward = avg_forward,
     .backward = avg_backward,
+    .assigns_dx = true,
 };
 
 const struct layer_ops average_pooling2d_ops = {
@@ -407,4 +415,5 @@ const struct layer_ops average_pooling2d_ops = {
     .build = pool_build,
     .forward = avg_forward,
     .backward = avg_backward,
+    .assigns_dx = true,
 };

@@ -100,6 +100,10 @@ static void copy_backward(const struct layer *l, const struct layer_call *c)
     if (!c->dx[0])
         return;
     size_t n = c->B * shape_size(&l->out_shape);
+    if (layer_dx_assign(c, 0)) {
+        memcpy(c->dx[0], c->dy, n * sizeof *c->dy);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         c->dx[0][i] += c->dy[i];
 }
@@ -114,6 +118,7 @@ const struct layer_ops flatten_ops = {
     .build = flatten_build,
     .forward = copy_forward,
     .backward = copy_backward,
+    .assigns_dx = true,
 };
 
 const struct layer_ops reshape_ops = {
@@ -126,4 +131,5 @@ const struct layer_ops reshape_ops = {
     .build = reshape_build,
     .forward = copy_forward,
     .backward = copy_backward,
+    .assigns_dx = true,
 };
