@@ -10,14 +10,15 @@
  * the pool's threads, each running single-threaded GEMMs on its samples;
  * the kernel gradient is summed per chunk (chunk 0 into dw, the others into
  * the pool's scratch) and the partial sums added in chunk order.
- * The chunks go through their samples in blocks that stay in cache: the
- * columns are made again for each block in backward rather than kept for
- * the whole batch (writing them out and reading them back costs more than
- * im2col: measured with bench/step.c on bench/cnn.yaml), and ReLU keeps no
- * z (its gradient is read off y), its dz living one block at a time.
+ * The chunks go through their samples in blocks that stay in cache. Columns
+ * wider than the output are made again for each block in backward rather
+ * than kept for the whole batch (writing them out and reading them back
+ * costs more than im2col; narrow ones the other way round: measured with
+ * bench/step.c on bench/cnn.yaml), and ReLU keeps no z (its gradient is
+ * read off y), its dz living one block at a time.
  * Cache: [z (B*P*F) when f is not linear; with ReLU only each chunk's first
- * block is used, for dz][cols (B*P*KH*KW*C) unless 1x1; only each chunk's
- * first block is used][bias-gradient sums (B*F)]. */
+ * block is used, for dz][cols (B*P*KH*KW*C) unless 1x1; when made again,
+ * only each chunk's first block is used][bias-gradient sums (B*F)]. */
 
 #include <string.h>
 
@@ -120,6 +121,7 @@ struct conv_job {
     struct conv_geom g;
     size_t F, P, KC, block;
     bool pointwise, keep_z; /* keep_z: f needs z in backward (not linear, not ReLU) */
+    bool keep_cols;         /* the batch's cols kept from forward, not made again */
     enum act_kind f;
     const float *x, *W, *bias, *y, *dy;
     float *z, *cols, *out, *dkernel, *sums, *dx;
@@ -136,6 +138,11 @@ static void conv_job_init(struct conv_job *j, const struct layer *l, const struc
     j->pointwise = conv_is_pointwise(&j->g);
     j->f = cf->activation;
     j->keep_z = j->f != ACT_LINEAR && j->f != ACT_RELU;
+    /* Columns no wider than the output cost less to keep (written once,
+     * read back once) than to make again (a first layer's 3x3 taps of one
+     * channel: 9 values a position against 32 filters); wide ones (288
+     * against 64) cost more. */
+    j->keep_cols = j->KC <= j->F;
     size_t per = j->P * (j->F + (j->pointwise ? 0 : j->KC));
     j->block = per >= BLOCK_FLOATS ? 1 : BLOCK_FLOATS / per;
     j->x = c->x[0];
@@ -149,14 +156,15 @@ static void conv_job_init(struct conv_job *j, const struct layer *l, const struc
 }
 
 /* cols of samples [s0, s1) of the chunk that starts at sample b0: x itself
- * for a 1x1 kernel, else im2col's, in the chunk's first block of cols. */
-static float *block_cols(const struct conv_job *j, size_t b0, size_t s0, size_t s1)
+ * for a 1x1 kernel, else im2col's (fill), kept for the batch at the
+ * samples' own place or made in the chunk's first block of cols. */
+static float *block_cols(const struct conv_job *j, size_t b0, size_t s0, size_t s1, bool fill)
 {
     size_t image = j->g.H * j->g.W * j->g.C;
     if (j->pointwise)
         return (float *)(j->x + s0 * image);
-    float *cols = j->cols + b0 * j->P * j->KC;
-    for (size_t b = s0; b < s1; b++)
+    float *cols = j->cols + (j->keep_cols ? s0 : b0) * j->P * j->KC;
+    for (size_t b = s0; fill && b < s1; b++)
         conv_im2col(&j->g, j->x + b * image, cols + (b - s0) * j->P * j->KC);
     return cols;
 }
@@ -170,7 +178,7 @@ static void forward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
     (void)k;
     for (size_t s0 = b0; s0 < b1; s0 += j->block) {
         size_t s1 = s0 + j->block < b1 ? s0 + j->block : b1;
-        const float *cols = block_cols(j, b0, s0, s1);
+        const float *cols = block_cols(j, b0, s0, s1, true);
         float *z = (j->keep_z ? j->z : j->out) + s0 * P * F;
         gemm_serial(false, false, (s1 - s0) * P, F, j->KC, 1.0f, cols, j->KC, j->W, F, 0.0f, z,
                     F);
@@ -200,7 +208,7 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
         float *z = j->z + (j->keep_z ? s0 : b0) * P * F;
         const float *dz = conv_epilogue_backward(j->f, z, j->y + s0 * P * F, j->dy + s0 * P * F,
                                                  j->sums ? j->sums + s0 * F : NULL, s1 - s0, P, F);
-        float *cols = block_cols(j, b0, s0, s1);
+        float *cols = block_cols(j, b0, s0, s1, !j->keep_cols);
         /* dkernel (KC, F) += cols^T (KC, rows) . dz (rows, F); a chunk's
          * scratch starts at its first block. */
         if (dk)
