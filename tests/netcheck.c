@@ -326,10 +326,14 @@ void check_accumulates(const char *yaml, bool training, const char *what)
 
 void check_batch_equals_singles(const char *yaml, const char *what)
 {
-    enum { B = 5 };
+    check_batch_equals_singles_margin(yaml, 5, KINK_MARGIN, what);
+}
+
+void check_batch_equals_singles_margin(const char *yaml, size_t B, double margin, const char *what)
+{
     struct net n;
     net_load(&n, yaml);
-    net_prepare(&n, B, false, -2, 2);
+    net_prepare_margin(&n, B, false, -2, 2, margin);
     size_t in = 0, out = model_output_size(&n.m), nw = n.m.n_weights;
     size_t tw = model_targets_size(&n.m);
     /* Sample s's targets: each output's, output after output (the layout

@@ -85,6 +85,9 @@ void expect_added(const float *after, const float *fresh, size_t count, const ch
 void check_accumulates(const char *yaml, bool training, const char *what);
 /* Outputs and gradients of a batch of 5 equal those of 5 single samples. */
 void check_batch_equals_singles(const char *yaml, const char *what);
+/* The same over B samples, with inputs chosen to keep the pre-activations
+ * `margin` from the kinks (0: any). */
+void check_batch_equals_singles_margin(const char *yaml, size_t B, double margin, const char *what);
 /* Forward and backward write exactly B * declared size floats of y and dy. */
 void check_writes(struct net *n, bool training, const char *what);
 /* The three above on the model yaml describes: check_accumulates,

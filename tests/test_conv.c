@@ -368,6 +368,10 @@ static const struct {
     {"[6, 3]", "Conv1D: {filters: 3, kernel_size: 3, padding: causal, dilation_rate: 2, "
                "activation: tanh}"},
     {"[7, 2]", "Conv1D: {filters: 2, kernel_size: 2, strides: 2, padding: same}"},
+    /* Columns no wider than the output (kept for the batch, conv.c), with
+     * ReLU (no z kept): */
+    {"[5, 5, 1]", "Conv2D: {filters: 4, kernel_size: 2, activation: relu}"},
+    {"[6, 1]", "Conv1D: {filters: 3, kernel_size: 2, padding: same, activation: relu}"},
     {"[3, 3, 2]", "Conv2DTranspose: {filters: 2, kernel_size: 3, strides: 2, padding: same, "
                   "activation: tanh}"},
     {"[2, 3, 2]", "Conv2DTranspose: {filters: 2, kernel_size: [2, 3], strides: 2, "
@@ -429,6 +433,30 @@ START_TEST(test_stack_gradients)
 {
     check_model_margin(stack2d, 2, false, conv_margin, "2-D stack");
     check_model_margin(stack1d, 3, false, conv_margin, "1-D stack");
+}
+END_TEST
+
+/* Samples large enough that conv.c goes through a chunk in several blocks
+ * (22 x 22 positions x (2 filters + 72 column values) ~ 36k floats a
+ * sample: 7 samples a block), the columns made again per block in
+ * backward and ReLU's dz in the chunk's first block, over one thread's
+ * chunk of 15 samples and over three: the batch's outputs and gradients
+ * equal those of the samples one at a time (one block each). Too many
+ * pre-activations to keep them all away from ReLU's kink for finite
+ * differences. */
+START_TEST(test_block_gradients)
+{
+    static const char *const big =
+        "layers:\n"
+        "  - Dense: {units: 8, activation: tanh, input_shape: [24, 24, 3]}\n"
+        "  - Conv2D: {filters: 2, kernel_size: 3, activation: relu}\n"
+        "  - GlobalAveragePooling2D\n"
+        "  - Dense: {units: 2, activation: softmax}\n"
+        "compile: {loss: categorical_crossentropy}\n";
+    check_batch_equals_singles_margin(big, 15, 0, "blocks, 1 thread");
+    parallel_set_threads(3);
+    check_batch_equals_singles_margin(big, 15, 0, "blocks, 3 threads");
+    parallel_set_threads(1);
 }
 END_TEST
 
@@ -666,6 +694,7 @@ static Suite *conv_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_gradients, 0, (int)(sizeof grad_cases / sizeof grad_cases[0]));
     tcase_add_test(tc, test_stack_gradients);
+    tcase_add_test(tc, test_block_gradients);
     tcase_add_test(tc, test_frozen);
     suite_add_tcase(s, tc);
 
