@@ -30,6 +30,7 @@
 #include <stddef.h>
 
 #include "../parallel.h"
+#include "../simd.h"
 #include "layers.h"
 #include "norm_axes.h"
 
@@ -221,6 +222,60 @@ static void bn_stats_masked(const struct bn_run *r, size_t c0, size_t k, float *
     }
 }
 
+/* The channels-last case (inner == 1, the channels of a row side by side):
+ * the same sums, in the same order, as loops over the k channels of each
+ * row, which vectorize; the general loops have a stride of `inner` there.
+ * x points at channel c0 of row 0; rows are C apart. */
+SIMD_CLONES static void rows_sum(const float *restrict x, size_t rows, size_t C, size_t k,
+                                 double *restrict sum)
+{
+    for (size_t row = 0; row < rows; row++, x += C)
+        for (size_t j = 0; j < k; j++)
+            sum[j] += x[j];
+}
+
+SIMD_CLONES static void rows_sq(const float *restrict x, size_t rows, size_t C, size_t k,
+                                const double *restrict mu, double *restrict sq)
+{
+    for (size_t row = 0; row < rows; row++, x += C)
+        for (size_t j = 0; j < k; j++)
+            sq[j] += (x[j] - mu[j]) * (x[j] - mu[j]);
+}
+
+SIMD_CLONES static void rows_affine(const float *restrict x, float *restrict y, size_t rows,
+                                    size_t C, size_t k, const float *restrict mean,
+                                    const float *restrict a, const float *restrict b)
+{
+    for (size_t row = 0; row < rows; row++, x += C, y += C)
+        for (size_t j = 0; j < k; j++)
+            y[j] = (x[j] - mean[j]) * a[j] + b[j];
+}
+
+SIMD_CLONES static void rows_grad_sums(const float *restrict x, const float *restrict dy,
+                                       size_t rows, size_t C, size_t k, const float *restrict mean,
+                                       const float *restrict inv, double *restrict sdy,
+                                       double *restrict sdyx)
+{
+    for (size_t row = 0; row < rows; row++, x += C, dy += C)
+        for (size_t j = 0; j < k; j++) {
+            sdy[j] += dy[j];
+            sdyx[j] += dy[j] * ((x[j] - mean[j]) * inv[j]);
+        }
+}
+
+SIMD_CLONES static void rows_dx(const float *restrict x, const float *restrict dy,
+                                float *restrict dx, size_t rows, size_t C, size_t k,
+                                const float *restrict mean, const float *restrict inv,
+                                const float *restrict a, const float *restrict mdy,
+                                const float *restrict mdyx)
+{
+    for (size_t row = 0; row < rows; row++, x += C, dy += C, dx += C)
+        for (size_t j = 0; j < k; j++) {
+            float xh = (x[j] - mean[j]) * inv[j];
+            dx[j] += a[j] * (dy[j] - mdy[j] - xh * mdyx[j]);
+        }
+}
+
 /* Channels [c0, c0 + k): the mean and 1 / sqrt(var + eps) used to normalize,
  * and (batch statistics only) the float batch mean and biased variance and
  * in W the number of values they cover (the mask's weight under a mask). */
@@ -247,20 +302,26 @@ static void bn_stats(const struct bn_run *r, size_t c0, size_t k, float *mean, f
     double N = (double)(r->rows * inner);
     for (size_t j = 0; j < k; j++)
         W[j] = N;
-    for (size_t row = 0; row < r->rows; row++)
-        for (size_t j = 0; j < k; j++) {
-            const float *p = x + (row * C + c0 + j) * inner;
-            for (size_t i = 0; i < inner; i++)
-                sum[j] += p[i];
-        }
+    if (inner == 1)
+        rows_sum(x + c0, r->rows, C, k, sum);
+    else
+        for (size_t row = 0; row < r->rows; row++)
+            for (size_t j = 0; j < k; j++) {
+                const float *p = x + (row * C + c0 + j) * inner;
+                for (size_t i = 0; i < inner; i++)
+                    sum[j] += p[i];
+            }
     for (size_t j = 0; j < k; j++)
         mu[j] = sum[j] / N;
-    for (size_t row = 0; row < r->rows; row++)
-        for (size_t j = 0; j < k; j++) {
-            const float *p = x + (row * C + c0 + j) * inner;
-            for (size_t i = 0; i < inner; i++)
-                sq[j] += (p[i] - mu[j]) * (p[i] - mu[j]);
-        }
+    if (inner == 1)
+        rows_sq(x + c0, r->rows, C, k, mu, sq);
+    else
+        for (size_t row = 0; row < r->rows; row++)
+            for (size_t j = 0; j < k; j++) {
+                const float *p = x + (row * C + c0 + j) * inner;
+                for (size_t i = 0; i < inner; i++)
+                    sq[j] += (p[i] - mu[j]) * (p[i] - mu[j]);
+            }
     for (size_t j = 0; j < k; j++) {
         bmean[j] = mean[j] = (float)mu[j];
         bvar[j] = (float)(sq[j] / N);
@@ -313,6 +374,10 @@ static void bn_forward_groups(void *ctx, size_t g0, size_t g1)
             a[j] = gamma ? gamma[c0 + j] * inv[j] : inv[j];
             b[j] = beta ? beta[c0 + j] : 0.0f;
         }
+        if (inner == 1) {
+            rows_affine(x + c0, y + c0, r->rows, C, k, mean, a, b);
+            continue;
+        }
         for (size_t row = 0; row < r->rows; row++)
             for (size_t j = 0; j < k; j++) {
                 size_t at = (row * C + c0 + j) * inner;
@@ -361,14 +426,17 @@ static void bn_backward_groups(void *ctx, size_t g0, size_t g1)
         float mean[BN_GROUP], inv[BN_GROUP], bmean[BN_GROUP], bvar[BN_GROUP];
         double sdy[BN_GROUP] = {0}, sdyx[BN_GROUP] = {0}, W[BN_GROUP];
         bn_stats(r, c0, k, mean, inv, bmean, bvar, W);
-        for (size_t row = 0; row < r->rows; row++)
-            for (size_t j = 0; j < k; j++) {
-                size_t at = (row * C + c0 + j) * inner;
-                for (size_t i = 0; i < inner; i++) {
-                    sdy[j] += dy[at + i];
-                    sdyx[j] += dy[at + i] * ((x[at + i] - mean[j]) * inv[j]);
+        if (inner == 1)
+            rows_grad_sums(x + c0, dy + c0, r->rows, C, k, mean, inv, sdy, sdyx);
+        else
+            for (size_t row = 0; row < r->rows; row++)
+                for (size_t j = 0; j < k; j++) {
+                    size_t at = (row * C + c0 + j) * inner;
+                    for (size_t i = 0; i < inner; i++) {
+                        sdy[j] += dy[at + i];
+                        sdyx[j] += dy[at + i] * ((x[at + i] - mean[j]) * inv[j]);
+                    }
                 }
-            }
         if (r->l->trainable) {
             if (cf->p_gamma >= 0)
                 for (size_t j = 0; j < k; j++)
@@ -384,6 +452,10 @@ static void bn_backward_groups(void *ctx, size_t g0, size_t g1)
             a[j] = gamma ? gamma[c0 + j] * inv[j] : inv[j];
             mdy[j] = r->batch_stats && W[j] > 0 ? (float)(sdy[j] / W[j]) : 0.0f;
             mdyx[j] = r->batch_stats && W[j] > 0 ? (float)(sdyx[j] / W[j]) : 0.0f;
+        }
+        if (inner == 1 && !r->mask) {
+            rows_dx(x + c0, dy + c0, dx + c0, r->rows, C, k, mean, inv, a, mdy, mdyx);
+            continue;
         }
         for (size_t row = 0; row < r->rows; row++)
             for (size_t j = 0; j < k; j++) {
