@@ -19,10 +19,12 @@
  * with the mask as frequency weights: the mean and variance of the
  * unmasked steps (0 and 0 when none is), which then normalize every step.
  *
- * Memory: the cache holds one float, in sample 0's slot: whether forward used
- * the batch statistics. Backward recomputes them from x with the same code
- * (so the same values) instead of keeping them: a batch needs no per-channel
- * scratch beyond the stack. Channels are processed in groups of BN_GROUP;
+ * Memory: the cache holds, in sample 0's slot, whether forward used the
+ * batch statistics, then (without a mask) each channel's mean and
+ * 1 / sqrt(var + eps) that forward normalized with, which backward reads
+ * back instead of passing over x twice more; under a mask backward
+ * recomputes them from x with the same code (so the same values).
+ * Channels are processed in groups of BN_GROUP;
  * groups are independent (statistics over the whole batch, accumulated in
  * double in a fixed order), so they run in parallel and the result does not
  * depend on the thread count. */
@@ -166,7 +168,8 @@ static int bn_build(struct layer *l, const struct shape *in, size_t n_in, struct
 
 static size_t bn_cache(const struct layer *l, const struct shape *in, const struct shape *out)
 {
-    return 1;
+    const struct bn_conf *cf = l->conf;
+    return 1 + 2 * cf->ax.C;
 }
 
 /* One pass of the layer over a batch, shared by the channel groups. */
@@ -370,6 +373,11 @@ static void bn_forward_groups(void *ctx, size_t g0, size_t g1)
         bn_stats(r, c0, k, mean, inv, bmean, bvar, W);
         if (r->batch_stats && r->c->w_stats)
             bn_update(r, c0, k, bmean, bvar);
+        if (r->batch_stats && !r->mask) /* for backward */
+            for (size_t j = 0; j < k; j++) {
+                r->c->cache[1 + c0 + j] = mean[j];
+                r->c->cache[1 + C + c0 + j] = inv[j];
+            }
         for (size_t j = 0; j < k; j++) {
             a[j] = gamma ? gamma[c0 + j] * inv[j] : inv[j];
             b[j] = beta ? beta[c0 + j] : 0.0f;
@@ -425,7 +433,15 @@ static void bn_backward_groups(void *ctx, size_t g0, size_t g1)
         size_t c0 = g * BN_GROUP, k = C - c0 < BN_GROUP ? C - c0 : BN_GROUP;
         float mean[BN_GROUP], inv[BN_GROUP], bmean[BN_GROUP], bvar[BN_GROUP];
         double sdy[BN_GROUP] = {0}, sdyx[BN_GROUP] = {0}, W[BN_GROUP];
-        bn_stats(r, c0, k, mean, inv, bmean, bvar, W);
+        if (r->batch_stats && !r->mask) { /* as forward normalized */
+            for (size_t j = 0; j < k; j++) {
+                mean[j] = r->c->cache[1 + c0 + j];
+                inv[j] = r->c->cache[1 + C + c0 + j];
+                W[j] = (double)(r->rows * inner);
+            }
+        } else {
+            bn_stats(r, c0, k, mean, inv, bmean, bvar, W);
+        }
         if (inner == 1)
             rows_grad_sums(x + c0, dy + c0, r->rows, C, k, mean, inv, sdy, sdyx);
         else
