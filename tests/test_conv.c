@@ -372,6 +372,7 @@ static const struct {
      * ReLU (no z kept): */
     {"[5, 5, 1]", "Conv2D: {filters: 4, kernel_size: 2, activation: relu}"},
     {"[6, 1]", "Conv1D: {filters: 3, kernel_size: 2, padding: same, activation: relu}"},
+    {"[5, 5, 2]", "Conv2D: {filters: 3, kernel_size: 2, use_bias: false, activation: relu}"},
     {"[3, 3, 2]", "Conv2DTranspose: {filters: 2, kernel_size: 3, strides: 2, padding: same, "
                   "activation: tanh}"},
     {"[2, 3, 2]", "Conv2DTranspose: {filters: 2, kernel_size: [2, 3], strides: 2, "
