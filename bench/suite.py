@@ -42,10 +42,10 @@ TIMEOUT = 1800
 # check that the suite works; its figures mean nothing).
 # rows: the Fashion-MNIST rows both sides read (None: all; QUICK reads the
 # first rows of each set, to keep nnc's CSV parsing short).
-FULL = dict(gemm_size=2048, gemm_repeats=5, gemm_steps=20, tiny_runs=5, epochs=2,
+FULL = dict(gemm_size=2048, gemm_repeats=5, gemm_steps=20, tiny_runs=5, epochs=2, rounds=3,
             steps={"mlp": 0, "cnn": 235, "lstm": 150}, predict_repeats=3,
             predict1_nnc=20, predict1_torch=5, rows={"train": None, "test": None})
-QUICK = dict(gemm_size=512, gemm_repeats=2, gemm_steps=3, tiny_runs=1, epochs=2,
+QUICK = dict(gemm_size=512, gemm_repeats=2, gemm_steps=3, tiny_runs=1, epochs=2, rounds=1,
              steps={"mlp": 5, "cnn": 5, "lstm": 5}, predict_repeats=1,
              predict1_nnc=3, predict1_torch=1, rows={"train": 1280, "test": 1000})
 SETTINGS = FULL
@@ -429,16 +429,26 @@ class Suite:
 
     # -- (b), (c), (d) training and (f) prediction on the 10k test set ---------------
     def trained(self, wl, t):
+        """Rounds of nnc and PyTorch one after the other, the order swapped
+        each round, so that a slow minute of the shared machine falls on
+        each side in turn; the table takes each side's best round."""
         w = TRAIN_WORKLOAD[wl]
-        model, steps, epochs = MODELS[w], self.s["steps"][w], self.s["epochs"]
-        fl = self.model_flops(w, model)
+        fl = self.model_flops(w, MODELS[w])
         if fl is None:
             return
+        for rnd in range(self.s["rounds"]):
+            sides = [self.nnc_trained, self.torch_trained]
+            for side in (sides if rnd % 2 == 0 else sides[::-1]):
+                side(wl, t, fl, rnd)
+
+    def nnc_trained(self, wl, t, fl, rnd):
+        w = TRAIN_WORKLOAD[wl]
+        model, steps, epochs = MODELS[w], self.s["steps"][w], self.s["epochs"]
         out = os.path.join(CACHE, f"{w}-t{t}.model")
         args = ["--epochs", str(epochs), "--seed", "1", "-v", "2", "--threads", str(t), "-o", out]
         if steps:
             args += ["--steps-per-epoch", str(steps)]
-        log(f"({wl}) {w}, threads {t}: nnc train (load {load_avg()})")
+        log(f"({wl}) {w}, threads {t}, round {rnd + 1}: nnc train (load {load_avg()})")
         if w == "mlp":
             self.epoch_ceiling(t, steps, "before")
         try:
@@ -454,9 +464,11 @@ class Suite:
         rates = history_rates(out, steps * 128 if steps else None)
         rest = rates[1:] or rates
         self.res.add("nnc", id=f"{wl}-train", threads=t, rate=sum(rest) / len(rest), epochs=rates,
-                     wall=wall, flops=fl["train"], samples=(steps * 128 if steps else "all"))
+                     wall=wall, flops=fl["train"], samples=(steps * 128 if steps else "all"),
+                     round=rnd)
 
-        log(f"(f) {w}, threads {t}: nnc predict on the test set, best of {self.s['predict_repeats']}")
+        log(f"(f) {w}, threads {t}, round {rnd + 1}: nnc predict on the test set, best of "
+            f"{self.s['predict_repeats']}")
         pred, base, n_test = self.predict10k(out, t)
         _, p = run([self.a.nnc, "evaluate", out, *fashion("test"), "--json", "--batch-size", "128",
                     "--threads", str(t)], env=self.nnc_env)
@@ -467,12 +479,16 @@ class Suite:
                                      "the noise")
         self.res.add("nnc", id=f"f-{w}", threads=t, rate=n_test / comp if comp > 0 else None, why=why,
                      wall=pred, baseline=base, wall_rate=n_test / pred, rows=n_test,
-                     flops=fl["forward"], test_accuracy=acc)
+                     flops=fl["forward"], test_accuracy=acc, round=rnd)
 
+    def torch_trained(self, wl, t, fl, rnd):
+        w = TRAIN_WORKLOAD[wl]
+        steps, epochs = self.s["steps"][w], self.s["epochs"]
         if not self.py:
             return
         for blas in self.torch_configs(t):
-            log(f"({wl}) {w}, threads {t}: PyTorch (OpenBLAS {blas}; load {load_avg()})")
+            log(f"({wl}) {w}, threads {t}, round {rnd + 1}: PyTorch (OpenBLAS {blas}; "
+                f"load {load_avg()})")
             save = os.path.join(CACHE, f"{w}-torch-t{t}.pt")
             try:
                 _, p = self.peer(w, t, blas, "--data", DATA, "--epochs", str(epochs),
@@ -485,9 +501,9 @@ class Suite:
             self.torch_w[(w, t)] = save
             r = json.loads(p.stdout.decode().splitlines()[-1])
             self.res.add("torch", id=f"{wl}-train", threads=t, blas=blas, rate=r["train_rest"],
-                         epochs=r["train_epochs"])
+                         epochs=r["train_epochs"], round=rnd)
             self.res.add("torch", id=f"f-{w}", threads=t, blas=blas, rate=r["predict_b128"],
-                         test_accuracy=r["test_accuracy"])
+                         test_accuracy=r["test_accuracy"], round=rnd)
 
     def predict10k(self, ckpt, t):
         """Best wall seconds of `nnc predict --batch-size 128` on the test
