@@ -147,6 +147,11 @@ struct layer_call {
      * more_dy[k] in backward (zeros when nothing uses it). NULL otherwise. */
     float *const *more_y;
     const float *const *more_dy;
+    /* The call of the node this one absorbs (ops->absorbs): its layer, y,
+     * cache and, in backward, dy; this call's own y and dy are then not
+     * used (nothing else reads them). NULL otherwise. */
+    const struct layer_call *next;
+    const struct layer *layer; /* the called layer (set for `next`) */
 };
 
 /* Whether backward is to write dx[k] (=) rather than add to it. */
@@ -215,6 +220,15 @@ struct layer_ops {
      * (at most LAYER_MAX_OUTPUTS - 1); after build, when shapes is not
      * NULL, also their per-sample shapes. They carry no mask. */
     size_t (*more_outputs)(const struct layer *l, struct shape *shapes);
+    /* May be NULL (never). Whether forward and backward can do the work of
+     * `next` too when next takes this layer's output as its only input and
+     * is its only consumer (the model checks that, and that nothing else
+     * reads the output: it is not a model output and has no activity
+     * regularizer): the model then skips next's own calls and gives this
+     * layer's layer_call.next, whose forward results and gradients must be
+     * bit for bit those of the two calls (a convolution pooled while its
+     * output is in cache). */
+    bool (*absorbs)(const struct layer *l, const struct layer *next);
 };
 
 struct layer {

@@ -128,6 +128,9 @@ static int reuse_build(const struct node *first, struct node *n, struct diag *d)
     return 0;
 }
 
+static void absorb_nodes(struct model *m);
+static enum mask_mode node_mask_mode(const struct node *n);
+
 int model_build(struct model *m, struct diag *d)
 {
     NNC_ASSERT(m->n_nodes >= 2 && m->n_inputs >= 1 && m->n_outputs >= 1);
@@ -204,7 +207,47 @@ int model_build(struct model *m, struct diag *d)
         for (size_t k = 0; k < n->n_more; k++)
             n->more[k]->needs_grad = n->needs_grad;
     }
+    absorb_nodes(m);
     return 0;
+}
+
+/* The node whose only input is n and which is n's only consumer, or NULL. */
+static struct node *sole_consumer(struct model *m, const struct node *n)
+{
+    struct node *found = NULL;
+    for (size_t i = 0; i < m->n_nodes; i++)
+        for (size_t k = 0; k < m->nodes[i].n_in; k++)
+            if (m->nodes[i].in[k] == n) {
+                if (found || m->nodes[i].n_in != 1)
+                    return NULL;
+                found = &m->nodes[i];
+            }
+    return found;
+}
+
+/* Pairs a node with the next one where its layer absorbs that layer's work
+ * (layer_ops.absorbs) and nothing else reads the node's output. */
+static void absorb_nodes(struct model *m)
+{
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        struct node *n = &m->nodes[i], *c;
+        const struct layer *l = n->layer;
+        if (node_is_input(n) || n->absorbed || !l->ops->absorbs || n->is_output || n->n_more ||
+            layer_activity_regularizer(l) || !(c = sole_consumer(m, n)) || c->n_more ||
+            c->needs_grad != n->needs_grad || node_mask_mode(c) != MASK_DROP ||
+            !l->ops->absorbs(l, c->layer))
+            continue;
+        n->absorbs = c;
+        c->absorbed = true;
+    }
+}
+
+void model_separate(struct model *m)
+{
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        m->nodes[i].absorbs = NULL;
+        m->nodes[i].absorbed = false;
+    }
 }
 
 void model_init_weights(struct model *m, struct rng *r)
@@ -465,10 +508,21 @@ static void make_call(struct model *m, struct node *n, size_t B, bool training, 
         a->more_dy[k] = n->more[k]->dy;
     }
     *c = (struct layer_call){
-        .B = B, .x = a->x, .y = n->y, .cache = n->cache, .dy = n->dy, .dx = a->dx,
-        .w = m->w, .dw = m->dw, .training = training, .rng = r,
-        .mask = n->n_in ? n->in[0]->mask : NULL, .state = n->state,
-        .more_y = n->n_more ? a->more_y : NULL, .more_dy = n->n_more ? a->more_dy : NULL,
+        .B = B,
+        .x = a->x,
+        .y = n->y,
+        .cache = n->cache,
+        .dy = n->dy,
+        .dx = a->dx,
+        .w = m->w,
+        .dw = m->dw,
+        .training = training,
+        .rng = r,
+        .mask = n->n_in ? n->in[0]->mask : NULL,
+        .state = n->state,
+        .more_y = n->n_more ? a->more_y : NULL,
+        .more_dy = n->n_more ? a->more_dy : NULL,
+        .layer = n->layer,
     };
 }
 
@@ -477,12 +531,17 @@ void model_forward(struct model *m, size_t B, bool training, struct rng *r)
     NNC_ASSERT(B <= m->max_batch);
     for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
-        if (node_is_input(n))
+        if (node_is_input(n) || n->absorbed)
             continue;
-        struct call_arrays a;
-        struct layer_call c;
+        struct call_arrays a, na;
+        struct layer_call c, nc;
         make_call(m, n, B, training, r, &c, &a);
         c.w_stats = training ? m->w : NULL;
+        if (n->absorbs) {
+            make_call(m, n->absorbs, B, training, r, &nc, &na);
+            nc.w_stats = c.w_stats;
+            c.next = &nc;
+        }
         if (node_mask_mode(n) == MASK_MAKE)
             n->layer->ops->make_mask(n->layer, B, a.x[0], n->mask);
         else if (node_mask_mode(n) == MASK_COMBINE && n->mask)
@@ -656,7 +715,7 @@ double model_backward_outputs(struct model *m, size_t B, const float *y_true, co
         struct node *n = &m->nodes[i];
         if (!n->needs_grad || node_is_input(n))
             continue;
-        if (!n->dy_set) { /* nothing downstream gave it a gradient */
+        if (!n->dy_set && !n->absorbs) { /* nothing downstream gave it a gradient */
             parallel_zero(n->dy, B * shape_size(&n->out));
             n->dy_set = true;
         }
@@ -666,10 +725,16 @@ double model_backward_outputs(struct model *m, size_t B, const float *y_true, co
             struct node *t = k ? n->more[k - 1] : n;
             regularizer_gradient(act, t->y, t->dy, B * shape_size(&t->out), 1.0f / (float)B);
         }
-        struct call_arrays a;
-        struct layer_call c;
+        if (n->absorbed) /* its producer's backward does its part */
+            continue;
+        struct call_arrays a, na;
+        struct layer_call c, nc;
         bool assign[NODE_MAX_INPUTS];
         make_call(m, n, B, true, NULL, &c, &a);
+        if (n->absorbs) {
+            make_call(m, n->absorbs, B, true, NULL, &nc, &na);
+            c.next = &nc;
+        }
         make_dx_ready(n, B, assign);
         c.dx_assign = assign;
         n->layer->ops->backward(n->layer, &c);

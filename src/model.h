@@ -42,6 +42,11 @@ struct node {
     bool needs_grad;
     bool is_output;             /* one of the model's outputs */
     bool dy_set;                /* backward: dy holds a value (else nothing yet) */
+    /* Its layer does the work of the next node too (layer_ops.absorbs; set
+     * by model_build): `absorbed` is that node, whose own forward and
+     * backward calls are skipped. This node's y and dy stay unused. */
+    struct node *absorbs;
+    bool absorbed;
     /* Workspace views, set by model_workspace: */
     float *y, *dy, *cache;
     /* The output's mask (max_batch * out.dim[0] bytes): the node's own for a
@@ -120,6 +125,9 @@ void model_chain(struct model *m);
  * (later calls must see the same input shapes), lays out parameters in
  * layer order. Errors name the layer definition's or the call's position. */
 int model_build(struct model *m, struct diag *d);
+/* Undoes model_build's pairing of nodes (node.absorbs): every node runs
+ * its own forward and backward again (tests compare the two ways). */
+void model_separate(struct model *m);
 /* Allocates w and dw and initializes every weight from the rng in manifest
  * order (the same seed gives the same weights). */
 void model_init_weights(struct model *m, struct rng *r);

@@ -334,6 +334,10 @@ static double conv_margin(struct net *n)
         if (!is_conv(nd->layer))
             continue;
         struct conv_conf *cf = nd->layer->conf;
+        /* The flip below would leave an absorbed pooling's input unwritten:
+         * such pairs are checked against their separate run instead
+         * (test_absorbed_pool). */
+        ck_assert(!nd->absorbs);
         if (z_not_kept(nd->layer, cf->activation)) {
             cf->activation = ACT_LINEAR;
             flipped[i] = rerun = true;
@@ -458,6 +462,149 @@ START_TEST(test_block_gradients)
     parallel_set_threads(3);
     check_batch_equals_singles_margin(big, 15, 0, "blocks, 3 threads");
     parallel_set_threads(1);
+}
+END_TEST
+
+/* ---- a ReLU convolution absorbing the max pooling after it ---------------------- */
+
+/* Each with a layer before the convolution, so that its input gradient
+ * reaches a weight (the first Dense's). B samples. */
+static const struct {
+    const char *yaml;
+    size_t B;
+} absorbed_cases[] = {
+    {"layers:\n"
+     "  - Dense: {units: 3, activation: tanh, input_shape: [10, 10, 2]}\n"
+     "  - Conv2D: {filters: 4, kernel_size: 3, activation: relu}\n"
+     "  - MaxPooling2D: {pool_size: 2}\n"
+     "  - Flatten\n"
+     "  - Dense: {units: 3, activation: softmax}\n"
+     "compile: {loss: categorical_crossentropy}\n",
+     5},
+    /* overlapping windows, 'same' padding on both layers */
+    {"layers:\n"
+     "  - Dense: {units: 2, activation: tanh, input_shape: [7, 6, 2]}\n"
+     "  - Conv2D: {filters: 3, kernel_size: 2, padding: same, activation: relu}\n"
+     "  - MaxPooling2D: {pool_size: 3, strides: 2, padding: same}\n"
+     "  - Flatten\n"
+     "  - Dense: {units: 2}\n"
+     "compile: {loss: mse}\n",
+     4},
+    /* no bias, uneven pool and strides; the pooling is the model's output */
+    {"layers:\n"
+     "  - Dense: {units: 2, activation: tanh, input_shape: [8, 9, 3]}\n"
+     "  - Conv2D: {filters: 3, kernel_size: [2, 3], use_bias: false, activation: relu}\n"
+     "  - MaxPooling2D: {pool_size: [2, 3], strides: [1, 2]}\n"
+     "compile: {loss: mse}\n",
+     3},
+    /* 1-D, causal, overlapping */
+    {"layers:\n"
+     "  - Dense: {units: 3, activation: tanh, input_shape: [12, 2]}\n"
+     "  - Conv1D: {filters: 4, kernel_size: 3, padding: causal, activation: relu}\n"
+     "  - MaxPooling1D: {pool_size: 3, strides: 2}\n"
+     "  - Flatten\n"
+     "  - Dense: {units: 1, activation: sigmoid}\n"
+     "compile: {loss: binary_crossentropy}\n",
+     6},
+    /* several blocks a chunk (about 7 samples a block, see test_block_gradients) */
+    {"layers:\n"
+     "  - Dense: {units: 8, activation: tanh, input_shape: [24, 24, 3]}\n"
+     "  - Conv2D: {filters: 2, kernel_size: 3, activation: relu}\n"
+     "  - MaxPooling2D: {pool_size: 2}\n"
+     "  - Flatten\n"
+     "  - Dense: {units: 2, activation: softmax}\n"
+     "compile: {loss: categorical_crossentropy}\n",
+     15},
+};
+
+/* The convolution node that absorbs a max pooling, or NULL. */
+static const struct node *absorbing(const struct model *m)
+{
+    for (size_t i = 0; i < m->n_nodes; i++)
+        if (m->nodes[i].absorbs)
+            return &m->nodes[i];
+    return NULL;
+}
+
+/* The pair runs the pooling inside the convolution (model.c absorb_nodes,
+ * conv_absorbs) with results bit for bit those of the two layers run
+ * separately (model_separate): outputs, loss and every weight's gradient,
+ * the convolution's input gradient included (through the first Dense),
+ * at 1 and 3 threads. The separate layers' gradients are checked against
+ * finite differences above and in test_pool.c. */
+START_TEST(test_absorbed_pool)
+{
+    const char *yaml = absorbed_cases[_i].yaml;
+    for (int threads = 1; threads <= 3; threads += 2) {
+        struct net a, b;
+        net_load(&a, yaml);
+        net_load(&b, yaml);
+        const struct node *conv = absorbing(&a.m);
+        ck_assert_msg(conv && conv->absorbs->absorbed &&
+                          !strncmp(conv->absorbs->layer->ops->class_name, "MaxPooling", 10),
+                      "case %d: the convolution absorbs the pooling", _i);
+        model_separate(&b.m);
+        ck_assert(!absorbing(&b.m));
+        parallel_set_threads(threads);
+        net_prepare_margin(&a, absorbed_cases[_i].B, false, -2, 2, 0);
+        net_prepare_margin(&b, absorbed_cases[_i].B, false, -2, 2, 0);
+        double la = forward_loss(&a), lb = forward_loss(&b);
+        model_backward(&a.m, a.B, a.t);
+        model_backward(&b.m, b.B, b.t);
+        parallel_set_threads(1);
+        size_t out = a.B * model_output_size(&a.m);
+        ck_assert_msg(la == lb, "case %d, %d threads: loss %.9g, separately %.9g", _i, threads, la,
+                      lb);
+        ck_assert_msg(!memcmp(a.m.output->y, b.m.output->y, out * sizeof(float)),
+                      "case %d, %d threads: outputs differ", _i, threads);
+        for (size_t i = 0; i < a.m.n_weights; i++)
+            ck_assert_msg(!memcmp(&a.m.dw[i], &b.m.dw[i], sizeof(float)),
+                          "case %d, %d threads: dw[%zu] = %.9g, separately %.9g", _i, threads, i,
+                          a.m.dw[i], b.m.dw[i]);
+        net_free(&a);
+        net_free(&b);
+    }
+}
+END_TEST
+
+/* Where something else reads the convolution's output, or it is not ReLU,
+ * the pooling runs on its own. */
+START_TEST(test_not_absorbed)
+{
+    static const char *const cases[] = {
+        /* tanh needs z kept */
+        "layers:\n  - Conv2D: {filters: 2, kernel_size: 2, activation: tanh, "
+        "input_shape: [4, 4, 1]}\n  - MaxPooling2D\ncompile: {loss: mse}\n",
+        /* an activity regularizer reads y */
+        "layers:\n  - Conv2D: {filters: 2, kernel_size: 2, activation: relu, "
+        "activity_regularizer: l2, input_shape: [4, 4, 1]}\n  - MaxPooling2D\n"
+        "compile: {loss: mse}\n",
+        /* average pooling */
+        "layers:\n  - Conv2D: {filters: 2, kernel_size: 2, activation: relu, "
+        "input_shape: [4, 4, 1]}\n  - AveragePooling2D\ncompile: {loss: mse}\n",
+        /* a second consumer */
+        "inputs:\n  - Input: {name: x, shape: [4, 4, 1]}\n"
+        "layers:\n"
+        "  - Conv2D: {name: c, filters: 2, kernel_size: 3, activation: relu, inputs: x}\n"
+        "  - MaxPooling2D: {name: p, pool_size: 2, inputs: c}\n"
+        "  - Flatten: {name: f, inputs: c}\n"
+        "  - Flatten: {name: g, inputs: p}\n"
+        "  - Concatenate: {inputs: [f, g]}\n"
+        "compile: {loss: mse}\n",
+        /* the convolution is a model output */
+        "inputs:\n  - Input: {name: x, shape: [4, 4, 1]}\n"
+        "layers:\n"
+        "  - Conv2D: {name: c, filters: 2, kernel_size: 3, activation: relu, inputs: x}\n"
+        "  - MaxPooling2D: {name: p, pool_size: 2, inputs: c}\n"
+        "outputs: [c, p]\n"
+        "compile: {loss: mse}\n",
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct net n;
+        net_load(&n, cases[k]);
+        ck_assert_msg(!absorbing(&n.m), "case %zu: nothing absorbed", k);
+        net_free(&n);
+    }
 }
 END_TEST
 
@@ -697,6 +844,9 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, test_stack_gradients);
     tcase_add_test(tc, test_block_gradients);
     tcase_add_test(tc, test_frozen);
+    tcase_add_loop_test(tc, test_absorbed_pool, 0,
+                        (int)(sizeof absorbed_cases / sizeof absorbed_cases[0]));
+    tcase_add_test(tc, test_not_absorbed);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("contracts");

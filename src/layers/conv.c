@@ -26,6 +26,7 @@
 #include "../parallel_gemm.h"
 #include "conv_common.h"
 #include "layers.h"
+#include "pooling.h"
 
 #define A CONV_ARG
 static const struct arg_def conv_args[] = {
@@ -126,6 +127,11 @@ struct conv_job {
     const float *x, *W, *bias, *y, *dy;
     float *z, *cols, *out, *dkernel, *sums, *dx;
     bool dx_assign; /* backward: dx holds nothing yet (written, not added to) */
+    /* The max pooling absorbed (conv_absorbs) and its call: y lives one
+     * block at a time in z's first block, pooled from there. */
+    const struct layer *pool;
+    const struct layer_call *next;
+    size_t pool_out; /* the pooling's output values per sample */
 };
 
 static void conv_job_init(struct conv_job *j, const struct layer *l, const struct layer_call *c)
@@ -153,6 +159,9 @@ static void conv_job_init(struct conv_job *j, const struct layer *l, const struc
     j->z = act ? c->cache : c->y;
     j->cols = j->pointwise ? NULL : c->cache + (act ? rows * j->F : 0);
     j->sums = c->cache + (act ? rows * j->F : 0) + (j->pointwise ? 0 : rows * j->KC);
+    j->next = c->next;
+    j->pool = c->next ? c->next->layer : NULL;
+    j->pool_out = c->next ? shape_size(&j->pool->out_shape) : 0;
 }
 
 /* cols of samples [s0, s1) of the chunk that starts at sample b0: x itself
@@ -179,10 +188,13 @@ static void forward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
     for (size_t s0 = b0; s0 < b1; s0 += j->block) {
         size_t s1 = s0 + j->block < b1 ? s0 + j->block : b1;
         const float *cols = block_cols(j, b0, s0, s1, true);
-        float *z = (j->keep_z ? j->z : j->out) + s0 * P * F;
+        float *z = j->pool ? j->z + b0 * P * F : (j->keep_z ? j->z : j->out) + s0 * P * F;
         gemm_serial(false, false, (s1 - s0) * P, F, j->KC, 1.0f, cols, j->KC, j->W, F, 0.0f, z,
                     F);
-        conv_epilogue_forward(j->f, j->bias, z, j->out + s0 * P * F, s1 - s0, P, F);
+        conv_epilogue_forward(j->f, j->bias, z, j->pool ? z : j->out + s0 * P * F, s1 - s0, P, F);
+        for (size_t b = s0; j->pool && b < s1; b++)
+            max_pool_forward_sample(j->pool, z + (b - s0) * P * F, j->next->y + b * j->pool_out,
+                                    j->next->cache + b * j->pool_out);
     }
 }
 
@@ -206,8 +218,18 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
     for (size_t s0 = b0; s0 < b1; s0 += j->block) {
         size_t s1 = s0 + j->block < b1 ? s0 + j->block : b1, rows = (s1 - s0) * P;
         float *z = j->z + (j->keep_z ? s0 : b0) * P * F;
-        const float *dz = conv_epilogue_backward(j->f, z, j->y + s0 * P * F, j->dy + s0 * P * F,
-                                                 j->sums ? j->sums + s0 * F : NULL, s1 - s0, P, F);
+        const float *dz = z;
+        if (j->pool)
+            for (size_t b = s0; b < s1; b++) {
+                size_t o = b * j->pool_out;
+                max_pool_relu_backward_sample(j->pool, j->next->dy + o, j->next->y + o,
+                                              j->next->cache + o, z + (b - s0) * P * F);
+                if (j->sums)
+                    conv_column_sums(z + (b - s0) * P * F, P, F, j->sums + b * F);
+            }
+        else
+            dz = conv_epilogue_backward(j->f, z, j->y + s0 * P * F, j->dy + s0 * P * F,
+                                        j->sums ? j->sums + s0 * F : NULL, s1 - s0, P, F);
         float *cols = block_cols(j, b0, s0, s1, !j->keep_cols);
         /* dkernel (KC, F) += cols^T (KC, rows) . dz (rows, F); a chunk's
          * scratch starts at its first block. */
@@ -259,6 +281,17 @@ static void conv_backward(const struct layer *l, const struct layer_call *c)
             db[o] += j.sums[b * F + o];
 }
 
+/* A ReLU convolution runs the max pooling after it (of its rank) block by
+ * block, while its output is in cache: the output is never written out
+ * nor read back, and in backward the pooling's gradient and ReLU's come
+ * in one pass (max_pool_relu_backward_sample) instead of a pass writing
+ * the pooling's input gradient and one reading it back with y. */
+static bool conv_absorbs(const struct layer *l, const struct layer *next)
+{
+    const struct conv_conf *c = l->conf;
+    return c->activation == ACT_RELU && max_pool_is(next, rank_of(l));
+}
+
 const struct layer_ops conv1d_ops = {
     .class_name = "Conv1D",
     .base_name = "conv1d",
@@ -272,6 +305,7 @@ const struct layer_ops conv1d_ops = {
     .forward = conv_forward,
     .backward = conv_backward,
     .assigns_dx = true,
+    .absorbs = conv_absorbs,
 };
 
 const struct layer_ops conv2d_ops = {
@@ -287,4 +321,5 @@ const struct layer_ops conv2d_ops = {
     .forward = conv_forward,
     .backward = conv_backward,
     .assigns_dx = true,
+    .absorbs = conv_absorbs,
 };

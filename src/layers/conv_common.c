@@ -424,16 +424,20 @@ const float *conv_epilogue_backward(enum act_kind f, float *z, const float *y, c
             activation_backward(f, z + b * per, y + b * per, dz, z + b * per, rows, n);
             dz = z + b * per;
         }
-        if (!sums)
-            continue;
-        float *s = sums + b * n;
-        for (size_t o = 0; o < n; o++)
-            s[o] = 0;
-        for (size_t r = 0; r < rows; r++)
-            for (size_t o = 0; o < n; o++)
-                s[o] += dz[r * n + o];
+        if (sums)
+            conv_column_sums(dz, rows, n, sums + b * n);
     }
     return f == ACT_LINEAR ? dy : z;
+}
+
+SIMD_CLONES void conv_column_sums(const float *restrict dz, size_t rows, size_t n,
+                                  float *restrict s)
+{
+    for (size_t o = 0; o < n; o++)
+        s[o] = 0;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t o = 0; o < n; o++)
+            s[o] += dz[r * n + o];
 }
 
 static void backward_chunk(void *ctx, size_t b0, size_t b1)

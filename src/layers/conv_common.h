@@ -144,5 +144,7 @@ void conv_epilogue_forward(enum act_kind f, const float *bias, float *z, float *
                            size_t rows, size_t n);
 const float *conv_epilogue_backward(enum act_kind f, float *z, const float *y, const float *dy,
                                     float *sums, size_t B, size_t rows, size_t n);
+/* s (n) = the column sums of dz (rows, n), row by row. */
+void conv_column_sums(const float *dz, size_t rows, size_t n, float *s);
 
 #endif

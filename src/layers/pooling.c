@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "pooling.h"
+
 #include "../parallel.h"
 #include "../simd.h"
 #include "layers.h"
@@ -219,28 +221,46 @@ SIMD_CLONES static void max_route(size_t C, const uint32_t *restrict code, uint3
     }
 }
 
+/* dz at window position k += dy where k holds the maximum and the
+ * maximum is > 0, else += +0 (max_route with ReLU's mask). */
+SIMD_CLONES static void max_route_relu(size_t C, const uint32_t *restrict code, uint32_t k,
+                                       const float *restrict y, const float *restrict dy,
+                                       float *restrict dzk)
+{
+    for (size_t ch = 0; ch < C; ch++) {
+        uint32_t bits, hit = (uint32_t) - (int32_t)((code[ch] == k) & (y[ch] > 0));
+        float d;
+        memcpy(&bits, dy + ch, sizeof bits);
+        bits &= hit;
+        memcpy(&d, &bits, sizeof d);
+        dzk[ch] += d;
+    }
+}
+
+static void max_forward_one(const struct pool_geom *g, const float *x, float *y, float *cache)
+{
+    size_t C = g->C;
+    for (size_t oh = 0; oh < g->OH; oh++)
+        for (size_t ow = 0; ow < g->OW; ow++) {
+            size_t h0, h1, w0, w1, o = (oh * g->OW + ow) * C;
+            window(g, oh, ow, &h0, &h1, &w0, &w1);
+            uint32_t *code = codes_at(cache, o);
+            memcpy(y + o, x + (h0 * g->W + w0) * C, C * sizeof *y);
+            memset(code, 0, C * sizeof *code);
+            uint32_t k = 0;
+            for (size_t h = h0; h < h1; h++)
+                for (size_t w = w0; w < w1; w++, k++)
+                    if (k)
+                        max_fold(C, x + (h * g->W + w) * C, k, y + o, code);
+        }
+}
+
 static void max_forward_samples(void *ctx, size_t begin, size_t end)
 {
     const struct pool_job *j = ctx;
-    const struct pool_geom *g = &j->g;
-    size_t C = g->C;
-    for (size_t b = begin; b < end; b++) {
-        const float *x = j->c->x[0] + b * j->in_size;
-        float *y = j->c->y + b * j->out_size;
-        for (size_t oh = 0; oh < g->OH; oh++)
-            for (size_t ow = 0; ow < g->OW; ow++) {
-                size_t h0, h1, w0, w1, o = (oh * g->OW + ow) * C;
-                window(g, oh, ow, &h0, &h1, &w0, &w1);
-                uint32_t *code = codes_at(j->c->cache + b * j->out_size, o);
-                memcpy(y + o, x + (h0 * g->W + w0) * C, C * sizeof *y);
-                memset(code, 0, C * sizeof *code);
-                uint32_t k = 0;
-                for (size_t h = h0; h < h1; h++)
-                    for (size_t w = w0; w < w1; w++, k++)
-                        if (k)
-                            max_fold(C, x + (h * g->W + w) * C, k, y + o, code);
-            }
-    }
+    for (size_t b = begin; b < end; b++)
+        max_forward_one(&j->g, j->c->x[0] + b * j->in_size, j->c->y + b * j->out_size,
+                        j->c->cache + b * j->out_size);
 }
 
 static void max_backward_samples(void *ctx, size_t begin, size_t end)
@@ -331,6 +351,38 @@ static void pool_run(const struct layer *l, const struct layer_call *c, parallel
     j.out_size = shape_size(&l->out_shape);
     size_t work = j.out_size * j.g.ph * j.g.pw;
     parallel_for_samples(c->B, work, fn, &j);
+}
+
+bool max_pool_is(const struct layer *l, int dims)
+{
+    return l->ops == (dims == 1 ? &max_pooling1d_ops : &max_pooling2d_ops);
+}
+
+void max_pool_forward_sample(const struct layer *l, const float *x, float *y, float *cache)
+{
+    struct pool_geom g;
+    pool_geometry(l, &g);
+    max_forward_one(&g, x, y, cache);
+}
+
+void max_pool_relu_backward_sample(const struct layer *l, const float *dy, const float *y,
+                                   const float *cache, float *dz)
+{
+    struct pool_geom g;
+    pool_geometry(l, &g);
+    size_t C = g.C;
+    memset(dz, 0, g.H * g.W * C * sizeof *dz);
+    /* In output order, as max_backward_samples adds. */
+    for (size_t oh = 0; oh < g.OH; oh++)
+        for (size_t ow = 0; ow < g.OW; ow++) {
+            size_t h0, h1, w0, w1, o = (oh * g.OW + ow) * C;
+            window(&g, oh, ow, &h0, &h1, &w0, &w1);
+            const uint32_t *code = codes_at((float *)(uintptr_t)cache, o);
+            uint32_t k = 0;
+            for (size_t h = h0; h < h1; h++)
+                for (size_t w = w0; w < w1; w++, k++)
+                    max_route_relu(C, code, k, y + o, dy + o, dz + (h * g.W + w) * C);
+        }
 }
 
 static size_t max_cache(const struct layer *l, const struct shape *in, const struct shape *out)
