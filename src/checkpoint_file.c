@@ -81,14 +81,6 @@ static void put_f32le(unsigned char *p, float v)
     p[3] = (unsigned char)((u >> 24) & 0xff);
 }
 
-float ckpt_get_f32le(const unsigned char *p)
-{
-    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    float v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-
 /* ---- writing files ------------------------------------------------------- */
 
 static int write_f32le(FILE *f, const float *x, size_t n)
