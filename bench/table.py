@@ -299,10 +299,15 @@ def render(records):
                    f"{s.get('predict1_torch', '?')} (PyTorch: start, import torch, load the "
                    "weights, predict, print)")
     if ran & {"f-mlp", "f-cnn", "f-lstm"}:
+        warm = any(r.get("warm") is not None for r in every(records, "nnc"))
+        how = ("; the same two on the first 128 images alone are taken off both (the start, the "
+               "checkpoint's load and the first touches of memory: what PyTorch's warm-up pass "
+               "leaves out of its figure), so the rate is the other 9872 rows'" if warm else "")
         out.append(f"- (f) the trained models of (b)-(d) on the 10000 test images, batch 128: nnc, "
                    f"best of {s.get('predict_repeats', '?')} `nnc predict` processes minus the same "
                    "with a one-Dense checkpoint (start, load, reading the IDX images, writing the "
-                   "10 probabilities a row as one NPY array: what is left is the forward passes); "
+                   "10 probabilities a row as one NPY array: what is left is the forward passes)"
+                   f"{how}; "
                    "PyTorch, forward passes over the in-memory test tensor "
                    f"in eval mode under no_grad, best of {s.get('predict_repeats', '?')} after a "
                    f"warm-up pass; each in the rounds of its model's training, {rounds_text(s)}")
@@ -320,9 +325,15 @@ def render(records):
                        f"{r['wall']:.2f} s")
         elif "baseline" in r:
             acc = r.get("test_accuracy")
+            warm = ""
+            if r.get("warm") is not None:
+                cold = r.get("cold_rate")
+                warm = (f"; the first 128 images alone {r['warm'] * 1e3:.1f} ms, baseline "
+                        f"{r['warm_baseline'] * 1e3:.1f} ms"
+                        + ("" if cold is None else f" ({cold:.0f}/s without taking them off)"))
             det.append(f"- nnc {r['id']}, {n_threads(r['threads'])}{round_label(r, s)}: predict "
-                       f"{r['wall']:.3f} s, "
-                       f"baseline {r['baseline']:.3f} s, {r['wall_rate']:.0f}/s whole command"
+                       f"{r['wall']:.3f} s, baseline {r['baseline']:.3f} s, "
+                       f"{r['wall_rate']:.0f}/s whole command{warm}"
                        + ("" if acc is None else f"; test accuracy {acc:.4f}"))
     for r in every(records, "torch"):
         v = value(r, "s") if "seconds" in r else value(r, "rate")
