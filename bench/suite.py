@@ -290,8 +290,7 @@ class Suite:
         self.core = None
         self.ckpt = {}       # (workload, T) -> nnc checkpoint
         self.torch_w = {}    # (workload, T) -> PyTorch state_dict file
-        self.baseline = {}   # T -> wall seconds of the predict baseline
-        self.baseline_warm = {}  # T -> the same on the first WARM_ROWS images
+        self.baseline_made = False  # bench/.cache/baseline.model, for (f)
 
     def find_torch(self):
         if os.environ.get("TORCH", "1") == "0":
@@ -533,11 +532,11 @@ class Suite:
         PyTorch's side keeps them as a tensor), of the same with a one-Dense
         checkpoint (start, load, convert, write), both again on the first
         WARM_ROWS images alone ({"model", "baseline"}), and the rows
-        predicted."""
-        n = self.s["predict_repeats"]
+        predicted. The four commands take turns, so that a slow stretch of
+        the machine falls on each of them alike."""
         out = os.path.join(CACHE, "predict.npy")
-        head = head_images(WARM_ROWS)
-        if t not in self.baseline:
+        bout = os.path.join(CACHE, "baseline.model")
+        if not os.path.isdir(bout) or not self.baseline_made:
             base = os.path.join(CACHE, "baseline.yaml")
             with open(base, "w") as f:
                 f.write("# bench/run: predict baseline (written by bench/suite.py): it reads the\n"
@@ -545,22 +544,24 @@ class Suite:
                         "name: predict_baseline\nlayers:\n"
                         "  - Dense: {units: 10, activation: softmax, input_shape: [784]}\n"
                         "compile: {optimizer: adam, loss: sparse_categorical_crossentropy}\n")
-            bout = os.path.join(CACHE, "baseline.model")
             run([self.a.nnc, "train", base, *fashion("test"), "--epochs", "1", "--steps-per-epoch",
                  "1", "--batch-size", "128", "-v", "0", "--seed", "1", "--threads", "1", "-o", bout],
                 env=self.nnc_env)
-            cmd = [self.a.nnc, "predict", bout, *fashion_images("test"), "--batch-size", "128",
-                   "--threads", str(t), "--format", "npy", "-o", out]
-            self.baseline[t] = best_of(n, lambda: run(cmd, env=self.nnc_env)[0])[0]
-            cmd[3] = head
-            self.baseline_warm[t] = best_of(n, lambda: run(cmd, env=self.nnc_env)[0])[0]
-        cmd = [self.a.nnc, "predict", ckpt, *fashion_images("test"), "--batch-size", "128",
-               "--threads", str(t), "--format", "npy", "-o", out]
-        sec = best_of(n, lambda: run(cmd, env=self.nnc_env)[0])[0]
-        rows = npy_rows(out)
-        cmd[3] = head
-        warm = best_of(n, lambda: run(cmd, env=self.nnc_env)[0])[0]
-        return sec, self.baseline[t], {"model": warm, "baseline": self.baseline_warm[t]}, rows
+            self.baseline_made = True
+        cmds = {(c, k): [self.a.nnc, "predict", path, images, "--batch-size", "128", "--threads",
+                         str(t), "--format", "npy", "-o", out]
+                for c, path in (("model", ckpt), ("baseline", bout))
+                for k, images in (("all", fashion_images("test")[0]),
+                                  ("warm", head_images(WARM_ROWS)))}
+        best = {key: float("inf") for key in cmds}
+        rows = None
+        for _ in range(self.s["predict_repeats"]):
+            for key, cmd in cmds.items():
+                best[key] = min(best[key], run(cmd, env=self.nnc_env)[0])
+                if key == ("model", "all"):
+                    rows = npy_rows(out)
+        return (best[("model", "all")], best[("baseline", "all")],
+                {"model": best[("model", "warm")], "baseline": best[("baseline", "warm")]}, rows)
 
     # -- (e) one row through a pipe, whole process ---------------------------------
     def predict1(self, t):
