@@ -456,9 +456,9 @@ class Suite:
         if fl is None:
             return
         for rnd in range(self.s["rounds"]):
-            sides = [self.nnc_trained, self.torch_trained]
+            sides = [lambda: self.nnc_trained(wl, t, fl, rnd), lambda: self.torch_trained(wl, t, rnd)]
             for side in (sides if rnd % 2 == 0 else sides[::-1]):
-                side(wl, t, fl, rnd)
+                side()
 
     def nnc_trained(self, wl, t, fl, rnd):
         w = TRAIN_WORKLOAD[wl]
@@ -502,7 +502,7 @@ class Suite:
                      wall_rate=n_test / pred, rows=n_test, flops=fl["forward"], test_accuracy=acc,
                      cold_rate=n_test / (pred - base) if pred > base else None, round=rnd)
 
-    def torch_trained(self, wl, t, fl, rnd):
+    def torch_trained(self, wl, t, rnd):
         w = TRAIN_WORKLOAD[wl]
         steps, epochs = self.s["steps"][w], self.s["epochs"]
         if not self.py:
@@ -536,7 +536,7 @@ class Suite:
         the machine falls on each of them alike."""
         out = os.path.join(CACHE, "predict.npy")
         bout = os.path.join(CACHE, "baseline.model")
-        if not os.path.isdir(bout) or not self.baseline_made:
+        if not self.baseline_made:
             base = os.path.join(CACHE, "baseline.yaml")
             with open(base, "w") as f:
                 f.write("# bench/run: predict baseline (written by bench/suite.py): it reads the\n"

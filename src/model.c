@@ -526,6 +526,25 @@ static void make_call(struct model *m, struct node *n, size_t B, bool training, 
     };
 }
 
+/* n's call and, when n absorbs the next node, that node's as c.next; both
+ * with w_stats. Not to be copied: the calls point into the arrays. */
+struct node_call {
+    struct call_arrays a, na;
+    struct layer_call c, nc;
+};
+
+static void make_node_call(struct model *m, struct node *n, size_t B, bool training, struct rng *r,
+                           float *w_stats, struct node_call *k)
+{
+    make_call(m, n, B, training, r, &k->c, &k->a);
+    k->c.w_stats = w_stats;
+    if (n->absorbs) {
+        make_call(m, n->absorbs, B, training, r, &k->nc, &k->na);
+        k->nc.w_stats = w_stats;
+        k->c.next = &k->nc;
+    }
+}
+
 void model_forward(struct model *m, size_t B, bool training, struct rng *r)
 {
     NNC_ASSERT(B <= m->max_batch);
@@ -533,20 +552,13 @@ void model_forward(struct model *m, size_t B, bool training, struct rng *r)
         struct node *n = &m->nodes[i];
         if (node_is_input(n) || n->absorbed)
             continue;
-        struct call_arrays a, na;
-        struct layer_call c, nc;
-        make_call(m, n, B, training, r, &c, &a);
-        c.w_stats = training ? m->w : NULL;
-        if (n->absorbs) {
-            make_call(m, n->absorbs, B, training, r, &nc, &na);
-            nc.w_stats = c.w_stats;
-            c.next = &nc;
-        }
+        struct node_call k;
+        make_node_call(m, n, B, training, r, training ? m->w : NULL, &k);
         if (node_mask_mode(n) == MASK_MAKE)
-            n->layer->ops->make_mask(n->layer, B, a.x[0], n->mask);
+            n->layer->ops->make_mask(n->layer, B, k.a.x[0], n->mask);
         else if (node_mask_mode(n) == MASK_COMBINE && n->mask)
             combine_masks(n, B);
-        n->layer->ops->forward(n->layer, &c);
+        n->layer->ops->forward(n->layer, &k.c);
     }
 }
 
@@ -727,17 +739,12 @@ double model_backward_outputs(struct model *m, size_t B, const float *y_true, co
         }
         if (n->absorbed) /* its producer's backward does its part */
             continue;
-        struct call_arrays a, na;
-        struct layer_call c, nc;
+        struct node_call k;
         bool assign[NODE_MAX_INPUTS];
-        make_call(m, n, B, true, NULL, &c, &a);
-        if (n->absorbs) {
-            make_call(m, n->absorbs, B, true, NULL, &nc, &na);
-            c.next = &nc;
-        }
+        make_node_call(m, n, B, true, NULL, NULL, &k);
         make_dx_ready(n, B, assign);
-        c.dx_assign = assign;
-        n->layer->ops->backward(n->layer, &c);
+        k.c.dx_assign = assign;
+        n->layer->ops->backward(n->layer, &k.c);
     }
     return loss;
 }

@@ -127,9 +127,9 @@ struct conv_job {
     const float *x, *W, *bias, *y, *dy;
     float *z, *cols, *out, *dkernel, *sums, *dx;
     bool dx_assign; /* backward: dx holds nothing yet (written, not added to) */
-    /* The max pooling absorbed (conv_absorbs) and its call: y lives one
-     * block at a time in z's first block, pooled from there. */
-    const struct layer *pool;
+    /* The call of the max pooling absorbed (conv_absorbs; its layer is
+     * next->layer): y lives one block at a time in z's first block, pooled
+     * from there. */
     const struct layer_call *next;
     size_t pool_out; /* the pooling's output values per sample */
 };
@@ -160,8 +160,7 @@ static void conv_job_init(struct conv_job *j, const struct layer *l, const struc
     j->cols = j->pointwise ? NULL : c->cache + (act ? rows * j->F : 0);
     j->sums = c->cache + (act ? rows * j->F : 0) + (j->pointwise ? 0 : rows * j->KC);
     j->next = c->next;
-    j->pool = c->next ? c->next->layer : NULL;
-    j->pool_out = c->next ? shape_size(&j->pool->out_shape) : 0;
+    j->pool_out = c->next ? shape_size(&c->next->layer->out_shape) : 0;
 }
 
 /* cols of samples [s0, s1) of the chunk that starts at sample b0: x itself
@@ -188,13 +187,13 @@ static void forward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
     for (size_t s0 = b0; s0 < b1; s0 += j->block) {
         size_t s1 = s0 + j->block < b1 ? s0 + j->block : b1;
         const float *cols = block_cols(j, b0, s0, s1, true);
-        float *z = j->pool ? j->z + b0 * P * F : (j->keep_z ? j->z : j->out) + s0 * P * F;
+        float *z = j->next ? j->z + b0 * P * F : (j->keep_z ? j->z : j->out) + s0 * P * F;
         gemm_serial(false, false, (s1 - s0) * P, F, j->KC, 1.0f, cols, j->KC, j->W, F, 0.0f, z,
                     F);
-        conv_epilogue_forward(j->f, j->bias, z, j->pool ? z : j->out + s0 * P * F, s1 - s0, P, F);
-        for (size_t b = s0; j->pool && b < s1; b++)
-            max_pool_forward_sample(j->pool, z + (b - s0) * P * F, j->next->y + b * j->pool_out,
-                                    j->next->cache + b * j->pool_out);
+        conv_epilogue_forward(j->f, j->bias, z, j->next ? z : j->out + s0 * P * F, s1 - s0, P, F);
+        for (size_t b = s0; j->next && b < s1; b++)
+            max_pool_forward_sample(j->next->layer, z + (b - s0) * P * F,
+                                    j->next->y + b * j->pool_out, j->next->cache + b * j->pool_out);
     }
 }
 
@@ -219,10 +218,10 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
         size_t s1 = s0 + j->block < b1 ? s0 + j->block : b1, rows = (s1 - s0) * P;
         float *z = j->z + (j->keep_z ? s0 : b0) * P * F;
         const float *dz = z;
-        if (j->pool)
+        if (j->next)
             for (size_t b = s0; b < s1; b++) {
                 size_t o = b * j->pool_out;
-                max_pool_relu_backward_sample(j->pool, j->next->dy + o, j->next->y + o,
+                max_pool_relu_backward_sample(j->next->layer, j->next->dy + o, j->next->y + o,
                                               j->next->cache + o, z + (b - s0) * P * F);
                 if (j->sums)
                     conv_column_sums(z + (b - s0) * P * F, P, F, j->sums + b * F);

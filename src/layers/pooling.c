@@ -189,6 +189,10 @@ struct pool_job {
 /* The cache slots of output value o (only ever accessed as uint32, so the
  * float storage takes that type). */
 static uint32_t *codes_at(float *cache, size_t o) { return (uint32_t *)(void *)(cache + o); }
+static const uint32_t *codes_in(const float *cache, size_t o)
+{
+    return (const uint32_t *)(const void *)(cache + o);
+}
 
 /* Window position k folded into the running maxima of all C channels:
  * channels innermost so that the compare-and-selects become vector blends;
@@ -263,29 +267,39 @@ static void max_forward_samples(void *ctx, size_t begin, size_t end)
                         j->c->cache + b * j->out_size);
 }
 
+/* One sample: dx += dy routed to each window's maximum (cleared first
+ * when `clear`); with relu_y, only where that maximum y is > 0. Output by
+ * output, as the forward pass met them: where windows overlap, an input's
+ * gradient adds its outputs' in that order. */
+static void max_backward_one(const struct pool_geom *g, const float *dy, const float *cache,
+                             const float *relu_y, bool clear, float *dx)
+{
+    size_t C = g->C;
+    if (clear) /* a sample at a time, while in cache */
+        memset(dx, 0, g->H * g->W * C * sizeof *dx);
+    for (size_t oh = 0; oh < g->OH; oh++)
+        for (size_t ow = 0; ow < g->OW; ow++) {
+            size_t h0, h1, w0, w1, o = (oh * g->OW + ow) * C;
+            window(g, oh, ow, &h0, &h1, &w0, &w1);
+            const uint32_t *code = codes_in(cache, o);
+            uint32_t k = 0;
+            for (size_t h = h0; h < h1; h++)
+                for (size_t w = w0; w < w1; w++, k++) {
+                    float *dxk = dx + (h * g->W + w) * C;
+                    if (relu_y)
+                        max_route_relu(C, code, k, relu_y + o, dy + o, dxk);
+                    else
+                        max_route(C, code, k, dy + o, dxk);
+                }
+        }
+}
+
 static void max_backward_samples(void *ctx, size_t begin, size_t end)
 {
     const struct pool_job *j = ctx;
-    const struct pool_geom *g = &j->g;
-    size_t C = g->C;
-    for (size_t b = begin; b < end; b++) {
-        const float *dy = j->c->dy + b * j->out_size;
-        float *dx = j->c->dx[0] + b * j->in_size;
-        if (j->assign) /* cleared here, a sample at a time, while in cache */
-            memset(dx, 0, j->in_size * sizeof *dx);
-        /* Output by output, as the forward pass met them: where windows
-         * overlap, an input's gradient adds its outputs' in that order. */
-        for (size_t oh = 0; oh < g->OH; oh++)
-            for (size_t ow = 0; ow < g->OW; ow++) {
-                size_t h0, h1, w0, w1, o = (oh * g->OW + ow) * C;
-                window(g, oh, ow, &h0, &h1, &w0, &w1);
-                const uint32_t *code = codes_at(j->c->cache + b * j->out_size, o);
-                uint32_t k = 0;
-                for (size_t h = h0; h < h1; h++)
-                    for (size_t w = w0; w < w1; w++, k++)
-                        max_route(C, code, k, dy + o, dx + (h * g->W + w) * C);
-            }
-    }
+    for (size_t b = begin; b < end; b++)
+        max_backward_one(&j->g, j->c->dy + b * j->out_size, j->c->cache + b * j->out_size, NULL,
+                         j->assign, j->c->dx[0] + b * j->in_size);
 }
 
 static void avg_forward_samples(void *ctx, size_t begin, size_t end)
@@ -370,19 +384,7 @@ void max_pool_relu_backward_sample(const struct layer *l, const float *dy, const
 {
     struct pool_geom g;
     pool_geometry(l, &g);
-    size_t C = g.C;
-    memset(dz, 0, g.H * g.W * C * sizeof *dz);
-    /* In output order, as max_backward_samples adds. */
-    for (size_t oh = 0; oh < g.OH; oh++)
-        for (size_t ow = 0; ow < g.OW; ow++) {
-            size_t h0, h1, w0, w1, o = (oh * g.OW + ow) * C;
-            window(&g, oh, ow, &h0, &h1, &w0, &w1);
-            const uint32_t *code = codes_at((float *)(uintptr_t)cache, o);
-            uint32_t k = 0;
-            for (size_t h = h0; h < h1; h++)
-                for (size_t w = w0; w < w1; w++, k++)
-                    max_route_relu(C, code, k, y + o, dy + o, dz + (h * g.W + w) * C);
-        }
+    max_backward_one(&g, dy, cache, y, true, dz);
 }
 
 static size_t max_cache(const struct layer *l, const struct shape *in, const struct shape *out)
