@@ -113,71 +113,142 @@ struct fwd_case {
 static const struct fwd_case fwd_cases[] = {
     /* valid, non-square kernel, strides (2, 1): OH = ceil((7-3+1)/2) = 3, OW = 5. */
     {"Conv2D: {filters: 3, kernel_size: [3, 2], strides: [2, 1], input_shape: [7, 6, 2]}",
-     K_CONV, {7, 6, 2, 3, 5, 3, 3, 2, 2, 1, 1, 1, 0, 0}, 1, 0},
+     K_CONV,
+     {7, 6, 2, 3, 5, 3, 3, 2, 2, 1, 1, 1, 0, 0},
+     1,
+     0},
     /* same, strides 2 on 6x5: 3x3; rows pad (2*2+3-6)=1 -> 0 before, 1 after;
      * cols pad (2*2+3-5)=2 -> 1 before. */
     {"Conv2D: {filters: 4, kernel_size: 3, strides: 2, padding: same, input_shape: [6, 5, 2]}",
-     K_CONV, {6, 5, 2, 3, 3, 4, 3, 3, 2, 2, 1, 1, 0, 1}, 1, 0},
+     K_CONV,
+     {6, 5, 2, 3, 3, 4, 3, 3, 2, 2, 1, 1, 0, 1},
+     1,
+     0},
     /* same with an even kernel: pad 3 = 1 before + 2 after. */
     {"Conv2D: {filters: 2, kernel_size: 4, padding: same, input_shape: [5, 5, 1]}",
-     K_CONV, {5, 5, 1, 5, 5, 2, 4, 4, 1, 1, 1, 1, 1, 1}, 1, 0},
+     K_CONV,
+     {5, 5, 1, 5, 5, 2, 4, 4, 1, 1, 1, 1, 1, 1},
+     1,
+     0},
+    /* same, 3x3 taps of 7 channels: window rows of 21 floats (longer than
+     * im2col's fixed-length copies), a zero column on either side. */
+    {"Conv2D: {filters: 3, kernel_size: 3, padding: same, input_shape: [4, 6, 7]}",
+     K_CONV,
+     {4, 6, 7, 4, 6, 3, 3, 3, 1, 1, 1, 1, 1, 1},
+     1,
+     0},
+    /* valid, strides 3 over 3 taps of 3 channels: fixed-length rows of 9
+     * floats, 9 apart. */
+    {"Conv2D: {filters: 2, kernel_size: 3, strides: [1, 3], input_shape: [4, 11, 3]}",
+     K_CONV,
+     {4, 11, 3, 2, 3, 2, 3, 3, 1, 3, 1, 1, 0, 0},
+     1,
+     0},
     /* dilation 2, valid: dilated kernel 5 -> 3x4. */
     {"Conv2D: {filters: 2, kernel_size: 3, dilation_rate: 2, input_shape: [7, 8, 3]}",
-     K_CONV, {7, 8, 3, 3, 4, 2, 3, 3, 1, 1, 2, 2, 0, 0}, 1, 0},
+     K_CONV,
+     {7, 8, 3, 3, 4, 2, 3, 3, 1, 1, 2, 2, 0, 0},
+     1,
+     0},
     /* dilation 2, same, kernel (2, 3): dilated (3, 5), pads 2 -> 1 and 4 -> 2. */
     {"Conv2D: {filters: 3, kernel_size: [2, 3], dilation_rate: 2, padding: same, "
      "input_shape: [5, 6, 2]}",
-     K_CONV, {5, 6, 2, 5, 6, 3, 2, 3, 1, 1, 2, 2, 1, 2}, 1, 0},
+     K_CONV,
+     {5, 6, 2, 5, 6, 3, 2, 3, 1, 1, 2, 2, 1, 2},
+     1,
+     0},
     /* 1x1 stride 1: x is the im2col matrix. */
     {"Conv2D: {filters: 4, kernel_size: 1, input_shape: [4, 3, 5]}",
-     K_CONV, {4, 3, 5, 4, 3, 4, 1, 1, 1, 1, 1, 1, 0, 0}, 1, 0},
+     K_CONV,
+     {4, 3, 5, 4, 3, 4, 1, 1, 1, 1, 1, 1, 0, 0},
+     1,
+     0},
     /* 1x1 stride 2 goes through im2col. */
     {"Conv2D: {filters: 2, kernel_size: 1, strides: 2, use_bias: false, input_shape: [5, 5, 3]}",
-     K_CONV, {5, 5, 3, 3, 3, 2, 1, 1, 2, 2, 1, 1, 0, 0}, 1, 0},
+     K_CONV,
+     {5, 5, 3, 3, 3, 2, 1, 1, 2, 2, 1, 1, 0, 0},
+     1,
+     0},
     /* Conv1D causal, dilation 2: 4 zeros on the left, 9 steps out. */
     {"Conv1D: {filters: 3, kernel_size: 3, padding: causal, dilation_rate: 2, "
      "input_shape: [9, 2]}",
-     K_CONV, {1, 9, 2, 1, 9, 3, 1, 3, 1, 1, 1, 2, 0, 4}, 1, 0},
+     K_CONV,
+     {1, 9, 2, 1, 9, 3, 1, 3, 1, 1, 1, 2, 0, 4},
+     1,
+     0},
     /* Conv1D valid, strides 3: ceil((10-2+1)/3) = 3. */
     {"Input: {shape: [10, 3]}\n  - Conv1D: [2, 2, 3, valid, channels_last, 1, 1, null, true]",
-     K_CONV, {1, 10, 3, 1, 3, 2, 1, 2, 1, 3, 1, 1, 0, 0}, 1, 0},
+     K_CONV,
+     {1, 10, 3, 1, 3, 2, 1, 2, 1, 3, 1, 1, 0, 0},
+     1,
+     0},
     /* Conv1D same, even kernel: pad 3 = 1 + 2. */
     {"Conv1D: {filters: 2, kernel_size: 4, padding: same, input_shape: [6, 1]}",
-     K_CONV, {1, 6, 1, 1, 6, 2, 1, 4, 1, 1, 1, 1, 0, 1}, 1, 0},
+     K_CONV,
+     {1, 6, 1, 1, 6, 2, 1, 4, 1, 1, 1, 1, 0, 1},
+     1,
+     0},
     /* Transposed, strides 2, valid: 3*2 + (3-2) = 7, 4*2 + 1 = 9. */
     {"Conv2DTranspose: {filters: 3, kernel_size: 3, strides: 2, input_shape: [3, 4, 2]}",
-     K_TRANSPOSE, {3, 4, 2, 7, 9, 3, 3, 3, 2, 2, 1, 1, 0, 0}, 1, 0},
+     K_TRANSPOSE,
+     {3, 4, 2, 7, 9, 3, 3, 3, 2, 2, 1, 1, 0, 0},
+     1,
+     0},
     /* Transposed, strides 2, same: 6x6, pad max(2*2+3-6, 0) = 1 -> 0 before. */
     {"Conv2DTranspose: {filters: 2, kernel_size: 3, strides: 2, padding: same, "
      "input_shape: [3, 3, 2]}",
-     K_TRANSPOSE, {3, 3, 2, 6, 6, 2, 3, 3, 2, 2, 1, 1, 0, 0}, 1, 0},
+     K_TRANSPOSE,
+     {3, 3, 2, 6, 6, 2, 3, 3, 2, 2, 1, 1, 0, 0},
+     1,
+     0},
     /* output_padding 1, valid: 2*2 + 3 + 1 = 8. */
     {"Conv2DTranspose: {filters: 2, kernel_size: 3, strides: 2, output_padding: 1, "
      "input_shape: [3, 3, 1]}",
-     K_TRANSPOSE, {3, 3, 1, 8, 8, 2, 3, 3, 2, 2, 1, 1, 0, 0}, 1, 0},
+     K_TRANSPOSE,
+     {3, 3, 1, 8, 8, 2, 3, 3, 2, 2, 1, 1, 0, 0},
+     1,
+     0},
     /* output_padding 2, same, kernel 4, strides 3 on 2x3: (2-1)*3 + 4 - 4 + 2 = 5
      * and 8; pads (3+4-5)=2 -> 1 and (6+4-8)=2 -> 1. */
     {"Conv2DTranspose: {filters: 2, kernel_size: 4, strides: 3, padding: same, "
      "output_padding: 2, input_shape: [2, 3, 2]}",
-     K_TRANSPOSE, {2, 3, 2, 5, 8, 2, 4, 4, 3, 3, 1, 1, 1, 1}, 1, 0},
+     K_TRANSPOSE,
+     {2, 3, 2, 5, 8, 2, 4, 4, 3, 3, 1, 1, 1, 1},
+     1,
+     0},
     /* dilation 2, same: 4x4, pad (3 + 5 - 4) = 4 -> 2 before. */
     {"Conv2DTranspose: {filters: 2, kernel_size: 3, dilation_rate: 2, padding: same, "
      "input_shape: [4, 4, 1]}",
-     K_TRANSPOSE, {4, 4, 1, 4, 4, 2, 3, 3, 1, 1, 2, 2, 2, 2}, 1, 0},
+     K_TRANSPOSE,
+     {4, 4, 1, 4, 4, 2, 3, 3, 1, 1, 2, 2, 2, 2},
+     1,
+     0},
     /* Depthwise, multiplier 2, strides 2, same on 5x6: 3x3, pads 2 -> 1, 1 -> 0. */
     {"DepthwiseConv2D: {kernel_size: 3, strides: 2, padding: same, depth_multiplier: 2, "
      "input_shape: [5, 6, 3]}",
-     K_DEPTHWISE, {5, 6, 3, 3, 3, 6, 3, 3, 2, 2, 1, 1, 1, 0}, 2, 0},
+     K_DEPTHWISE,
+     {5, 6, 3, 3, 3, 6, 3, 3, 2, 2, 1, 1, 1, 0},
+     2,
+     0},
     /* Depthwise, dilation 2, valid, kernel (2, 3): dilated (3, 5) -> 3x2. */
     {"DepthwiseConv2D: {kernel_size: [2, 3], dilation_rate: 2, input_shape: [5, 6, 2]}",
-     K_DEPTHWISE, {5, 6, 2, 3, 2, 2, 2, 3, 1, 1, 2, 2, 0, 0}, 1, 0},
+     K_DEPTHWISE,
+     {5, 6, 2, 3, 2, 2, 2, 3, 1, 1, 2, 2, 0, 0},
+     1,
+     0},
     /* Separable: depthwise (multiplier 2, same) then 1x1 to 4 filters. */
     {"SeparableConv2D: {filters: 4, kernel_size: 3, padding: same, depth_multiplier: 2, "
      "input_shape: [5, 5, 3]}",
-     K_SEPARABLE, {5, 5, 3, 5, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1}, 2, 4},
+     K_SEPARABLE,
+     {5, 5, 3, 5, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1},
+     2,
+     4},
     /* Separable, strides 2, valid, kernel (3, 2). */
     {"SeparableConv2D: {filters: 3, kernel_size: [3, 2], strides: 2, input_shape: [7, 6, 2]}",
-     K_SEPARABLE, {7, 6, 2, 3, 3, 2, 3, 2, 2, 2, 1, 1, 0, 0}, 1, 3},
+     K_SEPARABLE,
+     {7, 6, 2, 3, 3, 2, 3, 2, 2, 2, 1, 1, 0, 0},
+     1,
+     3},
 };
 
 START_TEST(test_forward_reference)

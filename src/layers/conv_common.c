@@ -255,19 +255,82 @@ static inline void window_row_scatter(const struct conv_geom *g, const float *co
     }
 }
 
+/* The output columns [*lo, *hi) whose windows lie inside the image
+ * horizontally with undilated taps: each window row is KW*C consecutive
+ * floats of x. Empty (lo = hi) when the taps are dilated. */
+static void interior_columns(const struct conv_geom *g, size_t *lo, size_t *hi)
+{
+    *lo = *hi = 0;
+    if (g->DW != 1)
+        return;
+    *lo = (g->PL + g->SW - 1) / g->SW;
+    if (g->W + g->PL >= g->KW)
+        *hi = (g->W + g->PL - g->KW) / g->SW + 1;
+    if (*hi > g->OW)
+        *hi = g->OW;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+/* n window rows of `row` floats, src stepping by `stride`, cols by `step`.
+ * Always inlined, so that a constant row makes memcpy a few moves. */
+static inline __attribute__((always_inline)) void copy_rows(const float *restrict src,
+                                                            size_t stride, size_t n, size_t row,
+                                                            size_t step, float *restrict cols)
+{
+    for (size_t i = 0; i < n; i++, src += stride, cols += step)
+        memcpy(cols, src, row * sizeof *cols);
+}
+
+/* copy_rows, with the rows of a first layer (3 taps of one channel: 12
+ * bytes, or of three: 36) at a length known at compile time: a call of
+ * memcpy or a loop per row cost several times the copy. */
+static void gather_rows(const float *restrict src, size_t stride, size_t n, size_t row, size_t step,
+                        float *restrict cols)
+{
+    switch (row) {
+    case 1: copy_rows(src, stride, n, 1, step, cols); break;
+    case 2: copy_rows(src, stride, n, 2, step, cols); break;
+    case 3: copy_rows(src, stride, n, 3, step, cols); break;
+    case 4: copy_rows(src, stride, n, 4, step, cols); break;
+    case 5: copy_rows(src, stride, n, 5, step, cols); break;
+    case 6: copy_rows(src, stride, n, 6, step, cols); break;
+    case 7: copy_rows(src, stride, n, 7, step, cols); break;
+    case 8: copy_rows(src, stride, n, 8, step, cols); break;
+    case 9: copy_rows(src, stride, n, 9, step, cols); break;
+    case 12: copy_rows(src, stride, n, 12, step, cols); break;
+    case 15: copy_rows(src, stride, n, 15, step, cols); break;
+    case 16: copy_rows(src, stride, n, 16, step, cols); break;
+    default: copy_rows(src, stride, n, row, step, cols);
+    }
+}
+
+/* Output row by output row, one tap row th at a time: the windows of the
+ * interior columns in one gather_rows, the overhanging ones and dilated
+ * taps through window_row_gather. */
 void conv_im2col(const struct conv_geom *g, const float *x, float *cols)
 {
-    const size_t row = g->KW * g->C; /* floats per tap row of a window */
-    for (size_t oh = 0; oh < g->OH; oh++)
-        for (size_t ow = 0; ow < g->OW; ow++)
-            for (size_t th = 0; th < g->KH; th++, cols += row) {
-                size_t r = oh * g->SH + th * g->DH; /* r - PT is the image row */
-                if (r >= g->PT && r - g->PT < g->H)
-                    window_row_gather(g, x + (r - g->PT) * g->W * g->C, ow, cols);
-                else
-                    for (size_t k = 0; k < row; k++)
-                        cols[k] = 0;
+    const size_t row = g->KW * g->C, step = g->KH * row; /* floats per tap row, per window */
+    size_t lo, hi;
+    interior_columns(g, &lo, &hi);
+    for (size_t oh = 0; oh < g->OH; oh++, cols += g->OW * step)
+        for (size_t th = 0; th < g->KH; th++) {
+            float *out = cols + th * row;
+            size_t r = oh * g->SH + th * g->DH; /* r - PT is the image row */
+            if (r < g->PT || r - g->PT >= g->H) {
+                for (size_t ow = 0; ow < g->OW; ow++)
+                    memset(out + ow * step, 0, row * sizeof *out);
+                continue;
             }
+            const float *xrow = x + (r - g->PT) * g->W * g->C;
+            for (size_t ow = 0; ow < lo; ow++)
+                window_row_gather(g, xrow, ow, out + ow * step);
+            if (hi > lo)
+                gather_rows(xrow + (lo * g->SW - g->PL) * g->C, g->SW * g->C, hi - lo, row, step,
+                            out + lo * step);
+            for (size_t ow = hi; ow < g->OW; ow++)
+                window_row_gather(g, xrow, ow, out + ow * step);
+        }
 }
 
 void conv_col2im(const struct conv_geom *g, const float *cols, float *x)
