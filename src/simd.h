@@ -17,4 +17,15 @@
 #define SIMD_CLONES
 #endif
 
+/* Before a loop whose iterations are independent although the compiler
+ * cannot prove it (stores through one pointer at offsets a run-time stride
+ * apart): lets it vectorize without a run-time overlap check. */
+#if defined(__clang__)
+#define SIMD_INDEPENDENT _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define SIMD_INDEPENDENT _Pragma("GCC ivdep")
+#else
+#define SIMD_INDEPENDENT
+#endif
+
 #endif

@@ -144,6 +144,27 @@ static const struct fwd_case fwd_cases[] = {
      {4, 11, 3, 2, 3, 2, 3, 3, 1, 3, 1, 1, 0, 0},
      1,
      0},
+    /* 3x3, stride 1, 16 channels and filters or more: Winograd's F(2x2, 3x3)
+     * (conv_winograd.c). valid, 4x5 out: the last column of tiles half
+     * outside the output, and reading past the image's last column. */
+    {"Conv2D: {filters: 16, kernel_size: 3, input_shape: [6, 7, 16]}",
+     K_CONV,
+     {6, 7, 16, 4, 5, 16, 3, 3, 1, 1, 1, 1, 0, 0},
+     1,
+     0},
+    /* same: every tile on the border overhangs the image */
+    {"Conv2D: {filters: 17, kernel_size: 3, padding: same, input_shape: [5, 4, 18]}",
+     K_CONV,
+     {5, 4, 18, 5, 4, 17, 3, 3, 1, 1, 1, 1, 1, 1},
+     1,
+     0},
+    /* same on an image smaller than one tile */
+    {"Conv2D: {filters: 16, kernel_size: 3, padding: same, use_bias: false, "
+     "input_shape: [1, 2, 16]}",
+     K_CONV,
+     {1, 2, 16, 1, 2, 16, 3, 3, 1, 1, 1, 1, 1, 1},
+     1,
+     0},
     /* dilation 2, valid: dilated kernel 5 -> 3x4. */
     {"Conv2D: {filters: 2, kernel_size: 3, dilation_rate: 2, input_shape: [7, 8, 3]}",
      K_CONV,
@@ -505,6 +526,22 @@ static const char *const stack1d =
     "  - Dense: {units: 1, activation: sigmoid}\n"
     "compile: {loss: binary_crossentropy}\n";
 
+/* Winograd's forward (16 channels in and out, 3x3, stride 1) against the
+ * direct backward; the Dense before gives the convolution 16 channels. */
+START_TEST(test_winograd_gradients)
+{
+    static const char *const yaml =
+        "layers:\n"
+        "  - Dense: {units: 16, input_shape: [5, 4, 2]}\n"
+        "  - Conv2D: {filters: 16, kernel_size: 3, padding: same, activation: tanh}\n"
+        "  - Conv2D: {filters: 16, kernel_size: 3, activation: sigmoid}\n"
+        "  - Flatten\n"
+        "  - Dense: {units: 3, activation: tanh}\n"
+        "compile: {loss: mse}\n";
+    check_model_margin(yaml, 2, false, conv_margin, "winograd");
+}
+END_TEST
+
 START_TEST(test_stack_gradients)
 {
     check_model_margin(stack2d, 2, false, conv_margin, "2-D stack");
@@ -529,9 +566,20 @@ START_TEST(test_block_gradients)
         "  - GlobalAveragePooling2D\n"
         "  - Dense: {units: 2, activation: softmax}\n"
         "compile: {loss: categorical_crossentropy}\n";
+    /* Winograd's blocks: 16 tiles x (16 + 16) x 16 ~ 8.5k floats a
+     * sample, 7 samples a block */
+    static const char *const wide =
+        "layers:\n"
+        "  - Dense: {units: 16, activation: tanh, input_shape: [10, 10, 2]}\n"
+        "  - Conv2D: {filters: 16, kernel_size: 3, activation: relu}\n"
+        "  - GlobalAveragePooling2D\n"
+        "  - Dense: {units: 2, activation: softmax}\n"
+        "compile: {loss: categorical_crossentropy}\n";
     check_batch_equals_singles_margin(big, 15, 0, "blocks, 1 thread");
+    check_batch_equals_singles_margin(wide, 15, 0, "winograd blocks, 1 thread");
     parallel_set_threads(3);
     check_batch_equals_singles_margin(big, 15, 0, "blocks, 3 threads");
+    check_batch_equals_singles_margin(wide, 15, 0, "winograd blocks, 3 threads");
     parallel_set_threads(1);
 }
 END_TEST
@@ -577,6 +625,15 @@ static const struct {
      "  - Dense: {units: 1, activation: sigmoid}\n"
      "compile: {loss: binary_crossentropy}\n",
      6},
+    /* Winograd's forward, 'same' */
+    {"layers:\n"
+     "  - Dense: {units: 16, activation: tanh, input_shape: [9, 8, 2]}\n"
+     "  - Conv2D: {filters: 16, kernel_size: 3, padding: same, activation: relu}\n"
+     "  - MaxPooling2D: {pool_size: 2}\n"
+     "  - Flatten\n"
+     "  - Dense: {units: 3, activation: softmax}\n"
+     "compile: {loss: categorical_crossentropy}\n",
+     5},
     /* several blocks a chunk (about 7 samples a block, see test_block_gradients) */
     {"layers:\n"
      "  - Dense: {units: 8, activation: tanh, input_shape: [24, 24, 3]}\n"
@@ -913,6 +970,7 @@ static Suite *conv_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_gradients, 0, (int)(sizeof grad_cases / sizeof grad_cases[0]));
     tcase_add_test(tc, test_stack_gradients);
+    tcase_add_test(tc, test_winograd_gradients);
     tcase_add_test(tc, test_block_gradients);
     tcase_add_test(tc, test_frozen);
     tcase_add_loop_test(tc, test_absorbed_pool, 0,

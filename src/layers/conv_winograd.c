@@ -1,0 +1,191 @@
+/* Winograd F(2x2, 3x3) for Conv2D (conv_winograd.h). The matrices
+ * (Lavin and Gray 2015, section 4.1):
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+ *   A^T = [1 1 1 0; 0 1 -1 -1]
+ * Every transform runs over a channel vector at a time (channels-last:
+ * the C values of a pixel, the F values of a kernel tap, are contiguous),
+ * so its loops are element-wise and vectorize. */
+#include "conv_winograd.h"
+
+#include <string.h>
+
+#include "../parallel_gemm.h"
+#include "../simd.h"
+
+/* Output tiles per sample: rows, columns. */
+static size_t tiles_h(const struct conv_geom *g) { return (g->OH + 1) / 2; }
+static size_t tiles_w(const struct conv_geom *g) { return (g->OW + 1) / 2; }
+
+bool winograd_applies(const struct conv_geom *g, size_t F)
+{
+    return g->KH == 3 && g->KW == 3 && g->SH == 1 && g->SW == 1 && g->DH == 1 && g->DW == 1 &&
+           g->C >= 16 && F >= 16;
+}
+
+size_t winograd_kernel_floats(const struct conv_geom *g, size_t F) { return 16 * g->C * F; }
+
+/* v and m of the sample's tiles; per block, a tile that overhangs the
+ * image, zero-padded (16 C), and F floats that take the outputs outside
+ * the output (a store instead of a test in output_tile's loop). */
+size_t winograd_sample_floats(const struct conv_geom *g, size_t F)
+{
+    return 16 * tiles_h(g) * tiles_w(g) * (g->C + F) + 16 * g->C + F;
+}
+
+/* u[k][c][f] over f for one c: the kernel's 9 taps g[3*a + b] (rows of F
+ * floats, C*F apart) into the 16 planes (C*F apart). */
+SIMD_CLONES static void kernel_channel(const float *restrict g, size_t CF, size_t F,
+                                       float *restrict u)
+{
+    for (size_t f = 0; f < F; f++) {
+        float t[4][3]; /* G g */
+        for (int b = 0; b < 3; b++) {
+            float g0 = g[(0 + b) * CF + f], g1 = g[(3 + b) * CF + f], g2 = g[(6 + b) * CF + f];
+            t[0][b] = g0;
+            t[1][b] = 0.5f * (g0 + g1 + g2);
+            t[2][b] = 0.5f * (g0 - g1 + g2);
+            t[3][b] = g2;
+        }
+        for (int i = 0; i < 4; i++) { /* (G g) G^T */
+            float *row = u + (size_t)(4 * i) * CF + f;
+            row[0] = t[i][0];
+            row[CF] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+            row[2 * CF] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+            row[3 * CF] = t[i][2];
+        }
+    }
+}
+
+void winograd_kernel(const struct conv_geom *g, size_t F, const float *kernel, float *u)
+{
+    size_t CF = g->C * F;
+    for (size_t c = 0; c < g->C; c++)
+        kernel_channel(kernel + c * F, CF, F, u + c * F);
+}
+
+/* B^T d B of one input tile, over its C channels: the tile's pixel at row
+ * i, column j is x + i * row + j * C (C floats), v's plane k is at
+ * v + k * stride. Written out in full: with loops over the tile, GCC
+ * vectorizes those instead of the one over the channels. */
+SIMD_CLONES static void input_tile(const float *restrict x, size_t row, size_t C, size_t stride,
+                                   float *restrict v)
+{
+    const float *x0 = x, *x1 = x + row, *x2 = x + 2 * row, *x3 = x + 3 * row;
+    const size_t c1 = C, c2 = 2 * C, c3 = 3 * C;
+    SIMD_INDEPENDENT /* the 16 planes are apart, but only at run time */
+        for (size_t c = 0; c < C; c++)
+    {
+        /* B^T d: rows 0 - 2, 1 + 2, 2 - 1, 1 - 3, column by column */
+        float a0 = x0[c] - x2[c], a1 = x0[c1 + c] - x2[c1 + c];
+        float a2 = x0[c2 + c] - x2[c2 + c], a3 = x0[c3 + c] - x2[c3 + c];
+        float b0 = x1[c] + x2[c], b1 = x1[c1 + c] + x2[c1 + c];
+        float b2 = x1[c2 + c] + x2[c2 + c], b3 = x1[c3 + c] + x2[c3 + c];
+        float e0 = x2[c] - x1[c], e1 = x2[c1 + c] - x1[c1 + c];
+        float e2 = x2[c2 + c] - x1[c2 + c], e3 = x2[c3 + c] - x1[c3 + c];
+        float h0 = x1[c] - x3[c], h1 = x1[c1 + c] - x3[c1 + c];
+        float h2 = x1[c2 + c] - x3[c2 + c], h3 = x1[c3 + c] - x3[c3 + c];
+        /* (B^T d) B: the same combinations of the columns, row by row */
+        float *o = v + c;
+        o[0] = a0 - a2;
+        o[stride] = a1 + a2;
+        o[2 * stride] = a2 - a1;
+        o[3 * stride] = a1 - a3;
+        o[4 * stride] = b0 - b2;
+        o[5 * stride] = b1 + b2;
+        o[6 * stride] = b2 - b1;
+        o[7 * stride] = b1 - b3;
+        o[8 * stride] = e0 - e2;
+        o[9 * stride] = e1 + e2;
+        o[10 * stride] = e2 - e1;
+        o[11 * stride] = e1 - e3;
+        o[12 * stride] = h0 - h2;
+        o[13 * stride] = h1 + h2;
+        o[14 * stride] = h2 - h1;
+        o[15 * stride] = h1 - h3;
+    }
+}
+
+/* A^T m A of one output tile, over its F filters: m plane k at
+ * m + k * stride; y0, y1 receive the tile's first output row, y2, y3 its
+ * second. */
+SIMD_CLONES static void output_tile(const float *restrict m, size_t stride, size_t F,
+                                    float *restrict y0, float *restrict y1, float *restrict y2,
+                                    float *restrict y3)
+{
+    for (size_t f = 0; f < F; f++) {
+        const float *restrict q = m + f;
+        /* A^T m: two rows of four */
+        float s0 = q[0] + q[4 * stride] + q[8 * stride];
+        float s1 = q[stride] + q[5 * stride] + q[9 * stride];
+        float s2 = q[2 * stride] + q[6 * stride] + q[10 * stride];
+        float s3 = q[3 * stride] + q[7 * stride] + q[11 * stride];
+        float t0 = q[4 * stride] - q[8 * stride] - q[12 * stride];
+        float t1 = q[5 * stride] - q[9 * stride] - q[13 * stride];
+        float t2 = q[6 * stride] - q[10 * stride] - q[14 * stride];
+        float t3 = q[7 * stride] - q[11 * stride] - q[15 * stride];
+        /* (A^T m) A */
+        y0[f] = s0 + s1 + s2;
+        y1[f] = s1 - s2 - s3;
+        y2[f] = t0 + t1 + t2;
+        y3[f] = t1 - t2 - t3;
+    }
+}
+
+/* The 4x4 tile at padded (r, q) of the image img, copied into pad (4 rows
+ * of 4 C floats) with zeros where it overhangs. Returns pad. */
+static const float *border_tile(const struct conv_geom *g, const float *img, size_t r, size_t q,
+                                float *pad)
+{
+    const size_t C = g->C;
+    for (size_t i = 0; i < 4; i++)
+        for (size_t k = 0; k < 4; k++) {
+            float *dst = pad + (4 * i + k) * C;
+            size_t y = r + i, x = q + k;
+            if (y >= g->PT && y - g->PT < g->H && x >= g->PL && x - g->PL < g->W)
+                memcpy(dst, img + ((y - g->PT) * g->W + x - g->PL) * C, C * sizeof *dst);
+            else
+                memset(dst, 0, C * sizeof *dst);
+        }
+    return pad;
+}
+
+void winograd_forward(const struct conv_geom *g, size_t F, size_t S, const float *x, const float *u,
+                      float *work, float *z)
+{
+    const size_t C = g->C, TH = tiles_h(g), TW = tiles_w(g), T = S * TH * TW;
+    float *pad = work, *v = pad + 16 * C, *m = v + 16 * T * C, *sink = m + 16 * T * F;
+    size_t t = 0;
+    for (size_t s = 0; s < S; s++) {
+        const float *img = x + s * g->H * g->W * C;
+        for (size_t ty = 0; ty < TH; ty++)
+            for (size_t tx = 0; tx < TW; tx++, t++) {
+                /* the tile's first pixel in padded coordinates (the image
+                 * starts at PT, PL) */
+                size_t r = 2 * ty, q = 2 * tx;
+                if (r >= g->PT && r - g->PT + 4 <= g->H && q >= g->PL && q - g->PL + 4 <= g->W)
+                    input_tile(img + ((r - g->PT) * g->W + q - g->PL) * C, g->W * C, C, T * C,
+                               v + t * C);
+                else
+                    input_tile(border_tile(g, img, r, q, pad), 4 * C, C, T * C, v + t * C);
+            }
+    }
+    for (size_t k = 0; k < 16; k++)
+        gemm_serial(false, false, T, F, C, 1.0f, v + k * T * C, C, u + k * C * F, F, 0.0f,
+                    m + k * T * F, F);
+    t = 0;
+    for (size_t s = 0; s < S; s++) {
+        float *out = z + s * g->OH * g->OW * F;
+        for (size_t ty = 0; ty < TH; ty++)
+            for (size_t tx = 0; tx < TW; tx++, t++) {
+                float *y[4];
+                for (size_t a = 0; a < 2; a++)
+                    for (size_t b = 0; b < 2; b++) {
+                        size_t oh = 2 * ty + a, ow = 2 * tx + b;
+                        y[2 * a + b] =
+                            oh < g->OH && ow < g->OW ? out + (oh * g->OW + ow) * F : sink;
+                    }
+                output_tile(m + t * F, T * F, F, y[0], y[1], y[2], y[3]);
+            }
+    }
+}

@@ -1,0 +1,38 @@
+/* Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, "Fast
+ * Algorithms for Convolutional Neural Networks", 2015) for a 3x3 Conv2D
+ * with stride 1 and no dilation: each 2x2 tile of the output from a 4x4
+ * tile of the input in 16 products per channel pair where the direct
+ * convolution takes 36,
+ *   Y = A^T [(G g G^T) . (B^T d B)] A,
+ * the 16 elementwise products summed over the channels as 16 GEMMs
+ * (tiles x C) . (C x F). The result differs from the direct sum by
+ * rounding only (the transforms add, subtract and halve).
+ *
+ * Layouts: the kernel (3, 3, C, F) as Keras stores it; u (16, C, F), the
+ * transformed kernel; work per block of samples: v (16, tiles, C) then
+ * m (16, tiles, F). Owns no memory. */
+#ifndef NNC_CONV_WINOGRAD_H
+#define NNC_CONV_WINOGRAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conv_common.h"
+
+/* Whether the convolution of g with F filters is computed this way: 3x3,
+ * stride 1, no dilation, and C and F both at least 16 (with fewer channels
+ * the products are too thin for the GEMM and the transforms cost more than
+ * they save). */
+bool winograd_applies(const struct conv_geom *g, size_t F);
+/* Floats of u, and of work per sample. */
+size_t winograd_kernel_floats(const struct conv_geom *g, size_t F);
+size_t winograd_sample_floats(const struct conv_geom *g, size_t F);
+/* u = G g G^T for every channel pair of the kernel. */
+void winograd_kernel(const struct conv_geom *g, size_t F, const float *kernel, float *u);
+/* z (S, OH, OW, F) = the convolution of the S samples x (S, H, W, C) with
+ * the kernel transformed into u (no bias), single-threaded; work holds
+ * S * winograd_sample_floats. */
+void winograd_forward(const struct conv_geom *g, size_t F, size_t S, const float *x, const float *u,
+                      float *work, float *z);
+
+#endif
