@@ -272,7 +272,7 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
         else
             dz = conv_epilogue_backward(j->f, z, j->y + s0 * P * F, j->dy + s0 * P * F,
                                         j->sums ? j->sums + s0 * F : NULL, s1 - s0, P, F);
-        float *cols = block_cols(j, b0, s0, s1, !j->keep_cols);
+        float *cols = block_cols(j, b0, s0, s1, dk && !j->keep_cols); /* dcols need none */
         /* dkernel (KC, F) += cols^T (KC, rows) . dz (rows, F); a chunk's
          * scratch starts at its first block. */
         if (dk)
