@@ -273,13 +273,16 @@ static void interior_columns(const struct conv_geom *g, size_t *lo, size_t *hi)
 }
 
 /* n window rows of `row` floats, src stepping by `stride`, cols by `step`.
- * Always inlined, so that a constant row makes memcpy a few moves. */
+ * Always inlined, so that a constant row makes the copy a few moves. (A
+ * loop, not memcpy: with a call of memcpy per row, a 3x3 window of 32
+ * channels took 2.3 us a 13x13 sample against 1.8, in cache.) */
 static inline __attribute__((always_inline)) void copy_rows(const float *restrict src,
                                                             size_t stride, size_t n, size_t row,
                                                             size_t step, float *restrict cols)
 {
     for (size_t i = 0; i < n; i++, src += stride, cols += step)
-        memcpy(cols, src, row * sizeof *cols);
+        for (size_t k = 0; k < row; k++)
+            cols[k] = src[k];
 }
 
 /* copy_rows, with the rows of a first layer (3 taps of one channel: 12
