@@ -17,14 +17,18 @@
  * bench/step.c on bench/cnn.yaml), and ReLU keeps no z (its gradient is
  * read off y), its dz living one block at a time.
  * A 3x3 Conv2D with stride 1 and 16 or more channels in and out runs its
- * forward pass as Winograd's F(2x2, 3x3) instead (conv_winograd.h: 16
- * products per 2x2 outputs and channel pair where im2col's GEMM takes 36);
- * backward is the same either way.
+ * forward pass and its kernel gradient as Winograd's F(2x2, 3x3) instead
+ * (conv_winograd.h: 16 products per 2x2 outputs and channel pair where
+ * im2col's GEMM takes 36) and makes no columns; its input gradient is
+ * dcols and col2im as above (as Winograd's, the padded 15x15 gradient
+ * took longer: 6.0 ms a batch against 5.5 on bench/cnn.yaml's second
+ * convolution).
  * Cache: [z (B*P*F) when f is not linear; with ReLU only each chunk's first
- * block is used, for dz][scratch (B*scratch_floats) unless 1x1: cols, and
- * for Winograd's forward its transformed kernel and work at the start of
- * each chunk's region; when cols are made again, only each chunk's first
- * block is used][bias-gradient sums (B*F)]. */
+ * block is used, for dz][scratch (B*scratch_floats) unless 1x1: cols, or
+ * for Winograd its transformed kernel (forward) or kernel gradient
+ * (backward) at the start of each chunk's region, then its work or dcols;
+ * when cols are made again, only each chunk's first block is used]
+ * [bias-gradient sums (B*F)]. */
 
 #include <string.h>
 
@@ -108,9 +112,10 @@ static void geometry(const struct layer *l, struct conv_geom *g)
 }
 
 /* The cache's per-sample scratch after z: the columns, or, when
- * Winograd's algorithm computes the forward pass, the larger of the
- * columns (backward still makes them) and its transformed kernel plus one
- * sample's work (forward keeps both at the start of each chunk's region). */
+ * Winograd's algorithm runs, its transformed kernel (forward) or kernel
+ * gradient (backward) at the start of each chunk's region, then the
+ * larger of one sample's work and one sample's columns (backward's dcols,
+ * made after the kernel gradient's work). */
 static size_t scratch_floats(const struct conv_geom *g, size_t F)
 {
     if (conv_is_pointwise(g))
@@ -118,8 +123,8 @@ static size_t scratch_floats(const struct conv_geom *g, size_t F)
     size_t cols = conv_positions(g) * conv_taps(g) * g->C;
     if (!winograd_applies(g, F))
         return cols;
-    size_t w = winograd_kernel_floats(g, F) + winograd_sample_floats(g, F);
-    return w > cols ? w : cols;
+    size_t w = winograd_sample_floats(g, F);
+    return winograd_kernel_floats(g, F) + (w > cols ? w : cols);
 }
 
 static size_t conv_cache(const struct layer *l, const struct shape *in, const struct shape *out)
@@ -150,6 +155,7 @@ struct conv_job {
     struct conv_geom g;
     size_t F, P, KC, block;
     size_t scratch;         /* scratch_floats per sample */
+    size_t u_floats;        /* Winograd's kernel at the start of a chunk's scratch, or 0 */
     bool pointwise, keep_z; /* keep_z: f needs z in backward (not linear, not ReLU) */
     bool keep_cols;         /* the batch's cols kept from forward, not made again */
     bool winograd;          /* forward by winograd_forward, in blocks of wblock samples */
@@ -186,6 +192,7 @@ static void conv_job_init(struct conv_job *j, const struct layer *l, const struc
     per = winograd_sample_floats(&j->g, j->F);
     j->wblock = per >= WINOGRAD_BLOCK_FLOATS ? 1 : WINOGRAD_BLOCK_FLOATS / per;
     j->scratch = scratch_floats(&j->g, j->F);
+    j->u_floats = j->winograd ? winograd_kernel_floats(&j->g, j->F) : 0;
     j->x = c->x[0];
     j->W = c->w + l->params[0].offset;
     j->bias = cf->use_bias ? c->w + l->params[1].offset : NULL;
@@ -206,7 +213,8 @@ static float *block_cols(const struct conv_job *j, size_t b0, size_t s0, size_t 
     size_t image = j->g.H * j->g.W * j->g.C;
     if (j->pointwise)
         return (float *)(j->x + s0 * image);
-    float *cols = j->cols + (j->keep_cols ? s0 : b0) * j->P * j->KC;
+    float *cols =
+        j->keep_cols ? j->cols + s0 * j->P * j->KC : j->cols + b0 * j->scratch + j->u_floats;
     for (size_t b = s0; fill && b < s1; b++)
         conv_im2col(&j->g, j->x + b * image, cols + (b - s0) * j->P * j->KC);
     return cols;
@@ -227,7 +235,7 @@ static void forward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
         float *z = j->next ? j->z + b0 * P * F : (j->keep_z ? j->z : j->out) + s0 * P * F;
         if (u) {
             winograd_forward(&j->g, F, s1 - s0, j->x + s0 * j->g.H * j->g.W * j->g.C, u,
-                             u + winograd_kernel_floats(&j->g, F), z);
+                             u + j->u_floats, z);
         } else {
             const float *cols = block_cols(j, b0, s0, s1, true);
             gemm_serial(false, false, (s1 - s0) * P, F, j->KC, 1.0f, cols, j->KC, j->W, F, 0.0f, z,
@@ -257,6 +265,10 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
     const struct conv_job *j = ctx;
     size_t P = j->P, F = j->F, KC = j->KC;
     float *dk = !j->dkernel ? NULL : k == 0 ? j->dkernel : parallel_scratch(k);
+    /* Winograd's kernel gradient, transformed, summed over the chunk at the
+     * start of its scratch; the rest of it is work, then dcols */
+    float *du = j->winograd && dk ? j->cols + b0 * j->scratch : NULL;
+    size_t image = j->g.H * j->g.W * j->g.C;
     for (size_t s0 = b0; s0 < b1; s0 += j->block) {
         size_t s1 = s0 + j->block < b1 ? s0 + j->block : b1, rows = (s1 - s0) * P;
         float *z = j->z + (j->keep_z ? s0 : b0) * P * F;
@@ -272,10 +284,16 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
         else
             dz = conv_epilogue_backward(j->f, z, j->y + s0 * P * F, j->dy + s0 * P * F,
                                         j->sums ? j->sums + s0 * F : NULL, s1 - s0, P, F);
-        float *cols = block_cols(j, b0, s0, s1, dk && !j->keep_cols); /* dcols need none */
+        for (size_t b = s0; du && b < s1; b += j->wblock) {
+            size_t n = s1 - b < j->wblock ? s1 - b : j->wblock;
+            winograd_kernel_grad(&j->g, F, n, j->x + b * image, dz + (b - s0) * P * F,
+                                 du + j->u_floats, du, b > b0);
+        }
+        /* dcols need no columns */
+        float *cols = block_cols(j, b0, s0, s1, dk && !du && !j->keep_cols);
         /* dkernel (KC, F) += cols^T (KC, rows) . dz (rows, F); a chunk's
          * scratch starts at its first block. */
-        if (dk)
+        if (dk && !du)
             gemm_serial(true, false, KC, F, rows, 1.0f, cols, KC, dz, F,
                         k > 0 && s0 == b0 ? 0.0f : 1.0f, dk, F);
         if (!j->dx)
@@ -287,13 +305,14 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
         }
         float *dcols = cols;
         gemm_serial(false, true, rows, KC, F, 1.0f, dz, F, j->W, F, 0.0f, dcols, KC);
-        size_t image = j->g.H * j->g.W * j->g.C;
         for (size_t b = s0; b < s1; b++) {
             if (j->dx_assign) /* cleared a sample at a time, while in cache */
                 memset(j->dx + b * image, 0, image * sizeof *j->dx);
             conv_col2im(&j->g, dcols + (b - s0) * P * KC, j->dx + b * image);
         }
     }
+    if (du) /* chunk 0 adds into the kernel's gradient, the others write their scratch */
+        winograd_kernel_grad_finish(&j->g, F, du, dk, k == 0);
 }
 
 static void conv_backward(const struct layer *l, const struct layer_call *c)

@@ -26,11 +26,12 @@ bool winograd_applies(const struct conv_geom *g, size_t F)
 size_t winograd_kernel_floats(const struct conv_geom *g, size_t F) { return 16 * g->C * F; }
 
 /* v and m of the sample's tiles; per block, a tile that overhangs the
- * image, zero-padded (16 C), and F floats that take the outputs outside
- * the output (a store instead of a test in output_tile's loop). */
+ * image, zero-padded (16 C), F floats that take the outputs outside the
+ * output (a store instead of a test in output_tile's loop), and F zeros
+ * (the output gradient there). */
 size_t winograd_sample_floats(const struct conv_geom *g, size_t F)
 {
-    return 16 * tiles_h(g) * tiles_w(g) * (g->C + F) + 16 * g->C + F;
+    return 16 * tiles_h(g) * tiles_w(g) * (g->C + F) + 16 * g->C + 2 * F;
 }
 
 /* u[k][c][f] over f for one c: the kernel's 9 taps g[3*a + b] (rows of F
@@ -150,11 +151,11 @@ static const float *border_tile(const struct conv_geom *g, const float *img, siz
     return pad;
 }
 
-void winograd_forward(const struct conv_geom *g, size_t F, size_t S, const float *x, const float *u,
-                      float *work, float *z)
+/* v (16, T, C) = B^T d B of the T tiles of the S samples x, pad the
+ * scratch of a tile that overhangs the image. */
+static void input_tiles(const struct conv_geom *g, size_t S, const float *x, float *pad, float *v)
 {
     const size_t C = g->C, TH = tiles_h(g), TW = tiles_w(g), T = S * TH * TW;
-    float *pad = work, *v = pad + 16 * C, *m = v + 16 * T * C, *sink = m + 16 * T * F;
     size_t t = 0;
     for (size_t s = 0; s < S; s++) {
         const float *img = x + s * g->H * g->W * C;
@@ -170,10 +171,18 @@ void winograd_forward(const struct conv_geom *g, size_t F, size_t S, const float
                     input_tile(border_tile(g, img, r, q, pad), 4 * C, C, T * C, v + t * C);
             }
     }
+}
+
+void winograd_forward(const struct conv_geom *g, size_t F, size_t S, const float *x, const float *u,
+                      float *work, float *z)
+{
+    const size_t C = g->C, TH = tiles_h(g), TW = tiles_w(g), T = S * TH * TW;
+    float *pad = work, *v = pad + 16 * C, *m = v + 16 * T * C, *sink = m + 16 * T * F;
+    input_tiles(g, S, x, pad, v);
     for (size_t k = 0; k < 16; k++)
         gemm_serial(false, false, T, F, C, 1.0f, v + k * T * C, C, u + k * C * F, F, 0.0f,
                     m + k * T * F, F);
-    t = 0;
+    size_t t = 0;
     for (size_t s = 0; s < S; s++) {
         float *out = z + s * g->OH * g->OW * F;
         for (size_t ty = 0; ty < TH; ty++)
@@ -188,4 +197,98 @@ void winograd_forward(const struct conv_geom *g, size_t F, size_t S, const float
                 output_tile(m + t * F, T * F, F, y[0], y[1], y[2], y[3]);
             }
     }
+}
+
+/* A dy A^T of one output-gradient tile, over its F filters: dy0, dy1 the
+ * tile's first row, dy2, dy3 its second; d's plane k at d + k * stride. */
+SIMD_CLONES static void grad_tile(const float *restrict dy0, const float *restrict dy1,
+                                  const float *restrict dy2, const float *restrict dy3, size_t F,
+                                  size_t stride, float *restrict d)
+{
+    SIMD_INDEPENDENT /* the 16 planes are apart, but only at run time */
+        for (size_t f = 0; f < F; f++)
+    {
+        /* A dy: rows 0, 0 + 1, 0 - 1, -1 of each column */
+        float a0 = dy0[f], a1 = dy1[f], b0 = dy0[f] + dy2[f], b1 = dy1[f] + dy3[f];
+        float e0 = dy0[f] - dy2[f], e1 = dy1[f] - dy3[f], h0 = -dy2[f], h1 = -dy3[f];
+        /* (A dy) A^T: the same combinations of the columns, row by row */
+        float *o = d + f;
+        o[0] = a0;
+        o[stride] = a0 + a1;
+        o[2 * stride] = a0 - a1;
+        o[3 * stride] = -a1;
+        o[4 * stride] = b0;
+        o[5 * stride] = b0 + b1;
+        o[6 * stride] = b0 - b1;
+        o[7 * stride] = -b1;
+        o[8 * stride] = e0;
+        o[9 * stride] = e0 + e1;
+        o[10 * stride] = e0 - e1;
+        o[11 * stride] = -e1;
+        o[12 * stride] = h0;
+        o[13 * stride] = h0 + h1;
+        o[14 * stride] = h0 - h1;
+        o[15 * stride] = -h1;
+    }
+}
+
+void winograd_kernel_grad(const struct conv_geom *g, size_t F, size_t S, const float *x,
+                          const float *dz, float *work, float *du, bool add)
+{
+    const size_t C = g->C, TH = tiles_h(g), TW = tiles_w(g), T = S * TH * TW;
+    float *pad = work, *v = pad + 16 * C, *d = v + 16 * T * C, *zeros = d + 16 * T * F + F;
+    memset(zeros, 0, F * sizeof *zeros);
+    input_tiles(g, S, x, pad, v);
+    size_t t = 0;
+    for (size_t s = 0; s < S; s++) {
+        const float *dy = dz + s * g->OH * g->OW * F;
+        for (size_t ty = 0; ty < TH; ty++)
+            for (size_t tx = 0; tx < TW; tx++, t++) {
+                const float *p[4];
+                for (size_t a = 0; a < 2; a++)
+                    for (size_t b = 0; b < 2; b++) {
+                        size_t oh = 2 * ty + a, ow = 2 * tx + b;
+                        p[2 * a + b] =
+                            oh < g->OH && ow < g->OW ? dy + (oh * g->OW + ow) * F : zeros;
+                    }
+                grad_tile(p[0], p[1], p[2], p[3], F, T * F, d + t * F);
+            }
+    }
+    /* du[k] (C, F) += v[k]^T (C, T) . d[k] (T, F) */
+    for (size_t k = 0; k < 16; k++)
+        gemm_serial(true, false, C, F, T, 1.0f, v + k * T * C, C, d + k * T * F, F,
+                    add ? 1.0f : 0.0f, du + k * C * F, F);
+}
+
+/* G^T du G for n channel pairs: pair i's 16 values at du[k * plane + i],
+ * its 9 taps into dk[(3 * a + b) * tap + i] (or added). */
+SIMD_CLONES static void kernel_grad_pairs(const float *restrict du, size_t plane, size_t n,
+                                          bool add, float *restrict dk, size_t tap)
+{
+    for (size_t i = 0; i < n; i++) {
+        float m[16], r[3][4];
+        for (size_t k = 0; k < 16; k++)
+            m[k] = du[k * plane + i];
+        for (int b = 0; b < 4; b++) { /* G^T m: rows 0 + (1 + 2)/2, (1 - 2)/2, (1 + 2)/2 + 3 */
+            r[0][b] = m[b] + 0.5f * (m[4 + b] + m[8 + b]);
+            r[1][b] = 0.5f * (m[4 + b] - m[8 + b]);
+            r[2][b] = 0.5f * (m[4 + b] + m[8 + b]) + m[12 + b];
+        }
+        for (int a = 0; a < 3; a++) { /* (G^T m) G: the same on each row */
+            float w[3] = {r[a][0] + 0.5f * (r[a][1] + r[a][2]), 0.5f * (r[a][1] - r[a][2]),
+                          0.5f * (r[a][1] + r[a][2]) + r[a][3]};
+            for (int b = 0; b < 3; b++) {
+                float *o = dk + (size_t)(3 * a + b) * tap + i;
+                *o = add ? *o + w[b] : w[b];
+            }
+        }
+    }
+}
+
+void winograd_kernel_grad_finish(const struct conv_geom *g, size_t F, const float *du,
+                                 float *dkernel, bool add)
+{
+    size_t CF = g->C * F;
+    for (size_t c = 0; c < g->C; c++)
+        kernel_grad_pairs(du + c * F, CF, F, add, dkernel + c * F, CF);
 }

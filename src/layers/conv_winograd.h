@@ -34,5 +34,15 @@ void winograd_kernel(const struct conv_geom *g, size_t F, const float *kernel, f
  * S * winograd_sample_floats. */
 void winograd_forward(const struct conv_geom *g, size_t F, size_t S, const float *x, const float *u,
                       float *work, float *z);
+/* The kernel gradient in the same transform: du (16, C, F) = (or +=
+ * when add) the sum over the tiles of the S samples of
+ * (B^T x B) . (A dz A^T), dz (S, OH, OW, F) the gradient of z, with A (4x2)
+ * the transpose of A^T (a tile of dz reaches the kernel as A^T did the
+ * products). work as winograd_forward's. */
+void winograd_kernel_grad(const struct conv_geom *g, size_t F, size_t S, const float *x,
+                          const float *dz, float *work, float *du, bool add);
+/* dkernel (3, 3, C, F) = (or += when add) G^T du G. */
+void winograd_kernel_grad_finish(const struct conv_geom *g, size_t F, const float *du,
+                                 float *dkernel, bool add);
 
 #endif
