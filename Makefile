@@ -36,7 +36,10 @@ LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lz -lm -lpthread
 # 2 ms at start, the larger part of a one-row `nnc predict` (measured: 8.5
 # against 5.4 ms, median of 40). The tests link the shared library.
 BLAS_A  := $(wildcard $(shell pkg-config --variable=libdir openblas 2>/dev/null)/libopenblas.a)
-NNC_LDLIBS = $(if $(BLAS_A),$(BLAS_A) $(shell pkg-config --libs yaml-0.1 2>/dev/null) -lcsv -lz -lm -lpthread,$(LDLIBS))
+# (The archive's own dependencies as pkg-config lists them, linked only
+# where needed: the CBLAS calls need no Fortran run time.)
+BLAS_A_DEPS = -Wl,--as-needed $(filter-out -lopenblas,$(shell pkg-config --libs-only-l --static openblas 2>/dev/null)) -Wl,--no-as-needed
+NNC_LDLIBS = $(if $(BLAS_A),$(BLAS_A) $(shell pkg-config --libs yaml-0.1 2>/dev/null) -lcsv -lz -lm -lpthread $(BLAS_A_DEPS),$(LDLIBS))
 LDFLAGS += $(SANFLAGS)
 TESTLIBS = $(shell pkg-config --libs check 2>/dev/null)
 
