@@ -1,5 +1,6 @@
 /* nnc: the command table, and nothing else. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #if defined(__SSE2__)
 #include <xmmintrin.h>
@@ -17,6 +18,19 @@ static void flush_denormals(void)
 #if defined(__SSE2__)
     _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ (bit 15) and DAZ (bit 6) */
 #endif
+}
+
+/* OpenBLAS's constructor starts a worker per core, which spins in
+ * sched_yield for its first ~0.1 s (on the cores nnc's own pool runs on),
+ * unless OPENBLAS_NUM_THREADS is 1 by then; nnc calls OpenBLAS at one
+ * thread from its pool (parallel.h), so it needs none. A constructor with
+ * a priority runs before those without, OpenBLAS's among them when its
+ * archive is linked in (the Makefile; a shared library's constructor runs
+ * before the executable's). (Not .preinit_array: the C library's start
+ * resets the environment after it.) */
+__attribute__((constructor(101))) static void no_blas_workers(void)
+{
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
 }
 
 static const struct {
