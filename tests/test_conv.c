@@ -144,25 +144,26 @@ static const struct fwd_case fwd_cases[] = {
      {4, 11, 3, 2, 3, 2, 3, 3, 1, 3, 1, 1, 0, 0},
      1,
      0},
-    /* 3x3, stride 1, 16 channels and filters or more: Winograd's F(2x2, 3x3)
+    /* 3x3, stride 1, 32 channels and filters or more: Winograd's F(2x2, 3x3)
      * (conv_winograd.c). valid, 4x5 out: the last column of tiles half
      * outside the output, and reading past the image's last column. */
-    {"Conv2D: {filters: 16, kernel_size: 3, input_shape: [6, 7, 16]}",
+    {"Conv2D: {filters: 32, kernel_size: 3, input_shape: [6, 7, 32]}",
      K_CONV,
-     {6, 7, 16, 4, 5, 16, 3, 3, 1, 1, 1, 1, 0, 0},
+     {6, 7, 32, 4, 5, 32, 3, 3, 1, 1, 1, 1, 0, 0},
      1,
      0},
-    /* same: every tile on the border overhangs the image */
-    {"Conv2D: {filters: 17, kernel_size: 3, padding: same, input_shape: [5, 4, 18]}",
+    /* same: every tile on the border overhangs the image; channel counts
+     * that are no multiple of a vector */
+    {"Conv2D: {filters: 33, kernel_size: 3, padding: same, input_shape: [5, 4, 35]}",
      K_CONV,
-     {5, 4, 18, 5, 4, 17, 3, 3, 1, 1, 1, 1, 1, 1},
+     {5, 4, 35, 5, 4, 33, 3, 3, 1, 1, 1, 1, 1, 1},
      1,
      0},
     /* same on an image smaller than one tile */
-    {"Conv2D: {filters: 16, kernel_size: 3, padding: same, use_bias: false, "
-     "input_shape: [1, 2, 16]}",
+    {"Conv2D: {filters: 32, kernel_size: 3, padding: same, use_bias: false, "
+     "input_shape: [1, 2, 32]}",
      K_CONV,
-     {1, 2, 16, 1, 2, 16, 3, 3, 1, 1, 1, 1, 1, 1},
+     {1, 2, 32, 1, 2, 32, 3, 3, 1, 1, 1, 1, 1, 1},
      1,
      0},
     /* dilation 2, valid: dilated kernel 5 -> 3x4. */
@@ -526,15 +527,15 @@ static const char *const stack1d =
     "  - Dense: {units: 1, activation: sigmoid}\n"
     "compile: {loss: binary_crossentropy}\n";
 
-/* Winograd's forward (16 channels in and out, 3x3, stride 1) against the
- * direct backward; the Dense before gives the convolution 16 channels. */
+/* Winograd's forward and kernel gradient (32 channels in and out, 3x3,
+ * stride 1); the Dense before gives the convolution 32 channels. */
 START_TEST(test_winograd_gradients)
 {
     static const char *const yaml =
         "layers:\n"
-        "  - Dense: {units: 16, input_shape: [5, 4, 2]}\n"
-        "  - Conv2D: {filters: 16, kernel_size: 3, padding: same, activation: tanh}\n"
-        "  - Conv2D: {filters: 16, kernel_size: 3, activation: sigmoid}\n"
+        "  - Dense: {units: 32, input_shape: [5, 4, 2]}\n"
+        "  - Conv2D: {filters: 32, kernel_size: 3, padding: same, activation: tanh}\n"
+        "  - Conv2D: {filters: 32, kernel_size: 3, activation: sigmoid}\n"
         "  - Flatten\n"
         "  - Dense: {units: 3, activation: tanh}\n"
         "compile: {loss: mse}\n";
@@ -566,12 +567,12 @@ START_TEST(test_block_gradients)
         "  - GlobalAveragePooling2D\n"
         "  - Dense: {units: 2, activation: softmax}\n"
         "compile: {loss: categorical_crossentropy}\n";
-    /* Winograd's blocks: 16 tiles x (16 + 16) x 16 ~ 8.5k floats a
-     * sample, 7 samples a block */
+    /* Winograd's blocks: 16 tiles x (32 + 32) x 16 ~ 17k floats a
+     * sample, 3 samples a block */
     static const char *const wide =
         "layers:\n"
-        "  - Dense: {units: 16, activation: tanh, input_shape: [10, 10, 2]}\n"
-        "  - Conv2D: {filters: 16, kernel_size: 3, activation: relu}\n"
+        "  - Dense: {units: 32, activation: tanh, input_shape: [10, 10, 2]}\n"
+        "  - Conv2D: {filters: 32, kernel_size: 3, activation: relu}\n"
         "  - GlobalAveragePooling2D\n"
         "  - Dense: {units: 2, activation: softmax}\n"
         "compile: {loss: categorical_crossentropy}\n";
@@ -627,8 +628,8 @@ static const struct {
      6},
     /* Winograd's forward, 'same' */
     {"layers:\n"
-     "  - Dense: {units: 16, activation: tanh, input_shape: [9, 8, 2]}\n"
-     "  - Conv2D: {filters: 16, kernel_size: 3, padding: same, activation: relu}\n"
+     "  - Dense: {units: 32, activation: tanh, input_shape: [9, 8, 2]}\n"
+     "  - Conv2D: {filters: 32, kernel_size: 3, padding: same, activation: relu}\n"
      "  - MaxPooling2D: {pool_size: 2}\n"
      "  - Flatten\n"
      "  - Dense: {units: 3, activation: softmax}\n"

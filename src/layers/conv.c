@@ -16,7 +16,7 @@
  * costs more than im2col; narrow ones the other way round: measured with
  * bench/step.c on bench/cnn.yaml), and ReLU keeps no z (its gradient is
  * read off y), its dz living one block at a time.
- * A 3x3 Conv2D with stride 1 and 16 or more channels in and out runs its
+ * A 3x3 Conv2D with stride 1 and 32 or more channels in and out runs its
  * forward pass and its kernel gradient as Winograd's F(2x2, 3x3) instead
  * (conv_winograd.h: 16 products per 2x2 outputs and channel pair where
  * im2col's GEMM takes 36) and makes no columns; its input gradient is

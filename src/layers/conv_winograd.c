@@ -20,7 +20,7 @@ static size_t tiles_w(const struct conv_geom *g) { return (g->OW + 1) / 2; }
 bool winograd_applies(const struct conv_geom *g, size_t F)
 {
     return g->KH == 3 && g->KW == 3 && g->SH == 1 && g->SW == 1 && g->DH == 1 && g->DW == 1 &&
-           g->C >= 16 && F >= 16;
+           g->C >= 32 && F >= 32;
 }
 
 size_t winograd_kernel_floats(const struct conv_geom *g, size_t F) { return 16 * g->C * F; }
