@@ -286,8 +286,10 @@ static inline __attribute__((always_inline)) void copy_rows(const float *restric
 }
 
 /* copy_rows, with the rows of a first layer (3 taps of one channel: 12
- * bytes, or of three: 36) at a length known at compile time: a call of
- * memcpy or a loop per row cost several times the copy. */
+ * bytes, or of three: 36) at a length known at compile time, a few moves
+ * where a loop or a memcpy call per row cost more than the copy (with the
+ * rows taken a whole output row at a time, conv1 of bench/cnn.yaml:
+ * forward 2.44 -> 1.52 ms a batch). */
 static void gather_rows(const float *restrict src, size_t stride, size_t n, size_t row, size_t step,
                         float *restrict cols)
 {

@@ -26,12 +26,13 @@ bool winograd_applies(const struct conv_geom *g, size_t F)
 size_t winograd_kernel_floats(const struct conv_geom *g, size_t F) { return 16 * g->C * F; }
 
 /* v and m of the sample's tiles; per block, a tile that overhangs the
- * image, zero-padded (16 C), F floats that take the outputs outside the
- * output (a store instead of a test in output_tile's loop), and F zeros
- * (the output gradient there). */
+ * image, zero-padded (16 C), a row of F floats for each of a tile's
+ * outputs that falls outside the output (a store instead of a test in
+ * output_tile's loop; one each, as output_tile's pointers are restrict),
+ * and F zeros (the output gradient there). */
 size_t winograd_sample_floats(const struct conv_geom *g, size_t F)
 {
-    return 16 * tiles_h(g) * tiles_w(g) * (g->C + F) + 16 * g->C + 2 * F;
+    return 16 * tiles_h(g) * tiles_w(g) * (g->C + F) + 16 * g->C + 5 * F;
 }
 
 /* u[k][c][f] over f for one c: the kernel's 9 taps g[3*a + b] (rows of F
@@ -74,9 +75,9 @@ SIMD_CLONES static void input_tile(const float *restrict x, size_t row, size_t C
 {
     const float *x0 = x, *x1 = x + row, *x2 = x + 2 * row, *x3 = x + 3 * row;
     const size_t c1 = C, c2 = 2 * C, c3 = 3 * C;
-    SIMD_INDEPENDENT /* the 16 planes are apart, but only at run time */
-        for (size_t c = 0; c < C; c++)
-    {
+    /* the 16 planes are apart, but only at run time */
+    SIMD_INDEPENDENT
+    for (size_t c = 0; c < C; c++) {
         /* B^T d: rows 0 - 2, 1 + 2, 2 - 1, 1 - 3, column by column */
         float a0 = x0[c] - x2[c], a1 = x0[c1 + c] - x2[c1 + c];
         float a2 = x0[c2 + c] - x2[c2 + c], a3 = x0[c3 + c] - x2[c3 + c];
@@ -191,8 +192,8 @@ void winograd_forward(const struct conv_geom *g, size_t F, size_t S, const float
                 for (size_t a = 0; a < 2; a++)
                     for (size_t b = 0; b < 2; b++) {
                         size_t oh = 2 * ty + a, ow = 2 * tx + b;
-                        y[2 * a + b] =
-                            oh < g->OH && ow < g->OW ? out + (oh * g->OW + ow) * F : sink;
+                        y[2 * a + b] = oh < g->OH && ow < g->OW ? out + (oh * g->OW + ow) * F
+                                                                : sink + (2 * a + b) * F;
                     }
                 output_tile(m + t * F, T * F, F, y[0], y[1], y[2], y[3]);
             }
@@ -205,9 +206,9 @@ SIMD_CLONES static void grad_tile(const float *restrict dy0, const float *restri
                                   const float *restrict dy2, const float *restrict dy3, size_t F,
                                   size_t stride, float *restrict d)
 {
-    SIMD_INDEPENDENT /* the 16 planes are apart, but only at run time */
-        for (size_t f = 0; f < F; f++)
-    {
+    /* the 16 planes are apart, but only at run time */
+    SIMD_INDEPENDENT
+    for (size_t f = 0; f < F; f++) {
         /* A dy: rows 0, 0 + 1, 0 - 1, -1 of each column */
         float a0 = dy0[f], a1 = dy1[f], b0 = dy0[f] + dy2[f], b1 = dy1[f] + dy3[f];
         float e0 = dy0[f] - dy2[f], e1 = dy1[f] - dy3[f], h0 = -dy2[f], h1 = -dy3[f];
@@ -236,7 +237,7 @@ void winograd_kernel_grad(const struct conv_geom *g, size_t F, size_t S, const f
                           const float *dz, float *work, float *du, bool add)
 {
     const size_t C = g->C, TH = tiles_h(g), TW = tiles_w(g), T = S * TH * TW;
-    float *pad = work, *v = pad + 16 * C, *d = v + 16 * T * C, *zeros = d + 16 * T * F + F;
+    float *pad = work, *v = pad + 16 * C, *d = v + 16 * T * C, *zeros = d + 16 * T * F + 4 * F;
     memset(zeros, 0, F * sizeof *zeros);
     input_tiles(g, S, x, pad, v);
     size_t t = 0;
