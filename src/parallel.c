@@ -241,22 +241,22 @@ void parallel_zero(float *p, size_t n)
 /* ---- per-thread scratch --------------------------------------------------- */
 
 static struct {
-    float *block;   /* slots blocks of `floats` */
+    float *block; /* slots + 1 blocks of `floats`, chunk 0's first */
     size_t floats, slots;
 } scratch;
 
 int parallel_reserve(size_t floats)
 {
     size_t slots = (size_t)pool.threads - 1;
-    if (slots == 0 || (floats <= scratch.floats && slots <= scratch.slots))
+    if (scratch.block && floats <= scratch.floats && slots <= scratch.slots)
         return 0;
     if (floats < scratch.floats)
         floats = scratch.floats;
     if (slots < scratch.slots)
         slots = scratch.slots;
-    if (floats > ((size_t)1 << 40) / slots)
+    if (floats > ((size_t)1 << 40) / (slots + 1))
         return -1;
-    float *b = realloc(scratch.block, floats * slots * sizeof *b);
+    float *b = realloc(scratch.block, (floats ? floats : 1) * (slots + 1) * sizeof *b);
     if (!b)
         return -1;
     scratch.block = b;
@@ -267,13 +267,13 @@ int parallel_reserve(size_t floats)
 
 size_t parallel_scratch_chunks(size_t floats)
 {
-    return floats <= scratch.floats ? scratch.slots + 1 : 1;
+    return scratch.block && floats <= scratch.floats ? scratch.slots + 1 : 1;
 }
 
 float *parallel_scratch(size_t k)
 {
-    NNC_ASSERT(k >= 1 && k <= scratch.slots);
-    return scratch.block + (k - 1) * scratch.floats;
+    NNC_ASSERT(scratch.block && k <= scratch.slots);
+    return scratch.block + k * scratch.floats;
 }
 
 void parallel_for_samples(size_t n, size_t floats, parallel_fn fn, void *ctx)

@@ -45,12 +45,14 @@ size_t parallel_for_k(size_t n, size_t grain, size_t max_chunks, parallel_fn_k f
 void parallel_zero(float *p, size_t n);
 
 /* Scratch for per-chunk partial results (e.g. a weight gradient summed
- * over each chunk's samples, the partial sums then added in chunk order).
- * parallel_reserve, at build time, makes every chunk k >= 1 of the
- * current thread count have `floats` floats (-1: out of memory);
- * parallel_scratch_chunks(floats) is how many chunks can have that much
- * (1 when none can: then the caller works unsplit); parallel_scratch(k)
- * is chunk k's block (k >= 1). */
+ * over each chunk's samples, the partial sums then added in chunk order)
+ * and per-chunk work of a size fixed by a layer, not by the batch.
+ * parallel_reserve, at build time, makes every chunk k of the current
+ * thread count (chunk 0 included) have `floats` floats (-1: out of
+ * memory); parallel_scratch_chunks(floats) is how many chunks can have
+ * that much (1 when none can: then the caller works unsplit, and has
+ * chunk 0's block only if it reserved it); parallel_scratch(k) is chunk
+ * k's block. */
 int parallel_reserve(size_t floats);
 size_t parallel_scratch_chunks(size_t floats);
 float *parallel_scratch(size_t k);

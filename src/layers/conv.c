@@ -25,10 +25,11 @@
  * convolution).
  * Cache: [z (B*P*F) when f is not linear; with ReLU only each chunk's first
  * block is used, for dz][scratch (B*scratch_floats) unless 1x1: cols, or
- * for Winograd its transformed kernel (forward) or kernel gradient
- * (backward) at the start of each chunk's region, then its work or dcols;
- * when cols are made again, only each chunk's first block is used]
- * [bias-gradient sums (B*F)]. */
+ * for Winograd its work, then dcols; when cols are made again, only each
+ * chunk's first block is used][bias-gradient sums (B*F)]. Winograd's
+ * transformed kernel (forward) and kernel gradient (backward), whose size
+ * does not grow with the batch, live in the pool's per-chunk scratch
+ * (parallel_scratch), after the kernel gradient's partial sums. */
 
 #include <string.h>
 
@@ -62,6 +63,13 @@ static const struct arg_def conv_args[] = {
 
 static int rank_of(const struct layer *l) { return l->ops->class_name[4] == '1' ? 1 : 2; }
 
+/* Winograd's transformed kernel or kernel gradient, per chunk; 0 when the
+ * convolution is computed directly. */
+static size_t winograd_floats(const struct conv_geom *g, size_t F)
+{
+    return winograd_applies(g, F) ? winograd_kernel_floats(g, F) : 0;
+}
+
 static int conv_layer_validate(const struct layer *l, const struct spec_node *where,
                                struct diag *d)
 {
@@ -78,8 +86,10 @@ static int conv_build(struct layer *l, const struct shape *in, size_t n_in, stru
     if (conv_geometry(l, rank, in, &g, d) < 0 ||
         conv_check_sizes(l, &g, (size_t)c->filters, d) < 0)
         return -1;
-    /* The kernel gradient is summed per chunk of the batch (conv_backward). */
-    if (parallel_reserve(conv_taps(&g) * g.C * (size_t)c->filters) < 0)
+    /* The kernel gradient is summed per chunk of the batch (conv_backward),
+     * and Winograd's transformed kernel kept per chunk. */
+    size_t KF = conv_taps(&g) * g.C * (size_t)c->filters;
+    if (parallel_reserve(KF + winograd_floats(&g, (size_t)c->filters)) < 0)
         return spec_error(l->where, d, "%s: out of memory", l->ops->class_name);
     *out = in[0];
     if (rank == 2)
@@ -112,10 +122,9 @@ static void geometry(const struct layer *l, struct conv_geom *g)
 }
 
 /* The cache's per-sample scratch after z: the columns, or, when
- * Winograd's algorithm runs, its transformed kernel (forward) or kernel
- * gradient (backward) at the start of each chunk's region, then the
- * larger of one sample's work and one sample's columns (backward's dcols,
- * made after the kernel gradient's work). */
+ * Winograd's algorithm runs, the larger of one sample's work and one
+ * sample's columns (backward's dcols, made after the kernel gradient's
+ * work). */
 static size_t scratch_floats(const struct conv_geom *g, size_t F)
 {
     if (conv_is_pointwise(g))
@@ -124,7 +133,7 @@ static size_t scratch_floats(const struct conv_geom *g, size_t F)
     if (!winograd_applies(g, F))
         return cols;
     size_t w = winograd_sample_floats(g, F);
-    return winograd_kernel_floats(g, F) + (w > cols ? w : cols);
+    return w > cols ? w : cols;
 }
 
 static size_t conv_cache(const struct layer *l, const struct shape *in, const struct shape *out)
@@ -155,7 +164,7 @@ struct conv_job {
     struct conv_geom g;
     size_t F, P, KC, block;
     size_t scratch;         /* scratch_floats per sample */
-    size_t u_floats;        /* Winograd's kernel at the start of a chunk's scratch, or 0 */
+    size_t u_at; /* Winograd's kernel in parallel_scratch(k): after the KF partial sums */
     bool pointwise, keep_z; /* keep_z: f needs z in backward (not linear, not ReLU) */
     bool keep_cols;         /* the batch's cols kept from forward, not made again */
     bool winograd;          /* forward by winograd_forward, in blocks of wblock samples */
@@ -192,7 +201,7 @@ static void conv_job_init(struct conv_job *j, const struct layer *l, const struc
     per = winograd_sample_floats(&j->g, j->F);
     j->wblock = per >= WINOGRAD_BLOCK_FLOATS ? 1 : WINOGRAD_BLOCK_FLOATS / per;
     j->scratch = scratch_floats(&j->g, j->F);
-    j->u_floats = j->winograd ? winograd_kernel_floats(&j->g, j->F) : 0;
+    j->u_at = j->KC * j->F;
     j->x = c->x[0];
     j->W = c->w + l->params[0].offset;
     j->bias = cf->use_bias ? c->w + l->params[1].offset : NULL;
@@ -213,8 +222,7 @@ static float *block_cols(const struct conv_job *j, size_t b0, size_t s0, size_t 
     size_t image = j->g.H * j->g.W * j->g.C;
     if (j->pointwise)
         return (float *)(j->x + s0 * image);
-    float *cols =
-        j->keep_cols ? j->cols + s0 * j->P * j->KC : j->cols + b0 * j->scratch + j->u_floats;
+    float *cols = j->keep_cols ? j->cols + s0 * j->P * j->KC : j->cols + b0 * j->scratch;
     for (size_t b = s0; fill && b < s1; b++)
         conv_im2col(&j->g, j->x + b * image, cols + (b - s0) * j->P * j->KC);
     return cols;
@@ -226,16 +234,15 @@ static void forward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
 {
     const struct conv_job *j = ctx;
     size_t P = j->P, F = j->F, block = j->winograd ? j->wblock : j->block;
-    float *u = j->winograd ? j->cols + b0 * j->scratch : NULL;
-    (void)k;
-    if (u) /* once per chunk, at the start of its scratch */
+    float *u = j->winograd ? parallel_scratch(k) + j->u_at : NULL;
+    if (u) /* once per chunk */
         winograd_kernel(&j->g, F, j->W, u);
     for (size_t s0 = b0; s0 < b1; s0 += block) {
         size_t s1 = s0 + block < b1 ? s0 + block : b1;
         float *z = j->next ? j->z + b0 * P * F : (j->keep_z ? j->z : j->out) + s0 * P * F;
         if (u) {
             winograd_forward(&j->g, F, s1 - s0, j->x + s0 * j->g.H * j->g.W * j->g.C, u,
-                             u + j->u_floats, z);
+                             j->cols + b0 * j->scratch, z);
         } else {
             const float *cols = block_cols(j, b0, s0, s1, true);
             gemm_serial(false, false, (s1 - s0) * P, F, j->KC, 1.0f, cols, j->KC, j->W, F, 0.0f, z,
@@ -253,7 +260,9 @@ static void conv_forward(const struct layer *l, const struct layer_call *c)
     struct conv_job j;
     conv_job_init(&j, l, c);
     j.out = c->y;
-    parallel_for_k(c->B, 1, 0, forward_chunk, &j);
+    /* Winograd's kernel is transformed per chunk, in the pool's scratch */
+    size_t W = winograd_floats(&j.g, j.F);
+    parallel_for_k(c->B, 1, W ? parallel_scratch_chunks(j.u_at + W) : 0, forward_chunk, &j);
 }
 
 /* For the chunk's samples: dz (over z; with ReLU in the chunk's first block
@@ -265,9 +274,10 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
     const struct conv_job *j = ctx;
     size_t P = j->P, F = j->F, KC = j->KC;
     float *dk = !j->dkernel ? NULL : k == 0 ? j->dkernel : parallel_scratch(k);
-    /* Winograd's kernel gradient, transformed, summed over the chunk at the
-     * start of its scratch; the rest of it is work, then dcols */
-    float *du = j->winograd && dk ? j->cols + b0 * j->scratch : NULL;
+    /* Winograd's kernel gradient, transformed, summed over the chunk in the
+     * pool's scratch; its work, then dcols, in the chunk's first block of
+     * the cache's scratch */
+    float *du = j->winograd && dk ? parallel_scratch(k) + j->u_at : NULL;
     size_t image = j->g.H * j->g.W * j->g.C;
     for (size_t s0 = b0; s0 < b1; s0 += j->block) {
         size_t s1 = s0 + j->block < b1 ? s0 + j->block : b1, rows = (s1 - s0) * P;
@@ -287,7 +297,7 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
         for (size_t b = s0; du && b < s1; b += j->wblock) {
             size_t n = s1 - b < j->wblock ? s1 - b : j->wblock;
             winograd_kernel_grad(&j->g, F, n, j->x + b * image, dz + (b - s0) * P * F,
-                                 du + j->u_floats, du, b > b0);
+                                 j->cols + b0 * j->scratch, du, b > b0);
         }
         /* dcols need no columns */
         float *cols = block_cols(j, b0, s0, s1, dk && !du && !j->keep_cols);
@@ -329,7 +339,8 @@ static void conv_backward(const struct layer *l, const struct layer_call *c)
         j.sums = NULL;
     j.dkernel = l->trainable ? c->dw + l->params[0].offset : NULL;
     size_t F = j.F, KF = j.KC * F;
-    size_t chunks = parallel_for_k(c->B, 1, j.dkernel ? parallel_scratch_chunks(KF) : 0,
+    size_t W = winograd_floats(&j.g, F);
+    size_t chunks = parallel_for_k(c->B, 1, j.dkernel ? parallel_scratch_chunks(KF + W) : 0,
                                    backward_chunk, &j);
     /* The partial sums in a fixed order: the same result run to run. */
     for (size_t k = 1; j.dkernel && k < chunks; k++) {
