@@ -48,8 +48,8 @@ static const char *const OPTIMIZERS[] = {
     "adamax",
     "nadam",
     "ftrl",
-    "{ftrl: {learning_rate_power: -0.3, l1_regularization_strength: 0.01, "
-    "l2_regularization_strength: 0.02, l2_shrinkage_regularization_strength: 0.1, beta: 0.5}}",
+    ("{ftrl: {learning_rate_power: -0.3, l1_regularization_strength: 0.01, "
+     "l2_regularization_strength: 0.02, l2_shrinkage_regularization_strength: 0.1, beta: 0.5}}"),
 };
 
 /* Three variables with gaps: [5, 40005), [40010, 70011), [70020, 70027) of

@@ -475,6 +475,18 @@ SIMD_CLONES static void relu_backward_sums(const float *restrict y, const float 
         }
 }
 
+/* Defined before its first use: clang does not make a function
+ * multiversioned (SIMD_CLONES) after a call to it. */
+SIMD_CLONES void conv_column_sums(const float *restrict dz, size_t rows, size_t n,
+                                  float *restrict s)
+{
+    for (size_t o = 0; o < n; o++)
+        s[o] = 0;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t o = 0; o < n; o++)
+            s[o] += dz[r * n + o];
+}
+
 const float *conv_epilogue_backward(enum act_kind f, float *z, const float *y, const float *dy,
                                    float *sums, size_t B, size_t rows, size_t n)
 {
@@ -496,16 +508,6 @@ const float *conv_epilogue_backward(enum act_kind f, float *z, const float *y, c
             conv_column_sums(dz, rows, n, sums + b * n);
     }
     return f == ACT_LINEAR ? dy : z;
-}
-
-SIMD_CLONES void conv_column_sums(const float *restrict dz, size_t rows, size_t n,
-                                  float *restrict s)
-{
-    for (size_t o = 0; o < n; o++)
-        s[o] = 0;
-    for (size_t r = 0; r < rows; r++)
-        for (size_t o = 0; o < n; o++)
-            s[o] += dz[r * n + o];
 }
 
 static void backward_chunk(void *ctx, size_t b0, size_t b1)
