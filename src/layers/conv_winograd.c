@@ -25,14 +25,39 @@ bool winograd_applies(const struct conv_geom *g, size_t F)
 
 size_t winograd_kernel_floats(const struct conv_geom *g, size_t F) { return 16 * g->C * F; }
 
-/* v and m of the sample's tiles; per block, a tile that overhangs the
- * image, zero-padded (16 C), a row of F floats for each of a tile's
- * outputs that falls outside the output (a store instead of a test in
- * output_tile's loop; one each, as output_tile's pointers are restrict),
- * and F zeros (the output gradient there). */
+/* The work of a block of S samples, T tiles: v (16, T, C), the
+ * transformed input; m (16, T, F), the products (forward) or the
+ * transformed output gradient (kernel gradient); pad (16 C), a tile that
+ * overhangs the image, zero-padded; sink (4 F), a row for each of a
+ * tile's outputs that falls outside the output (a store instead of a test
+ * in output_tile's loop; one each, as output_tile's pointers are
+ * restrict); zeros (F), the output gradient there. */
+struct work {
+    float *v, *m, *pad, *sink, *zeros;
+};
+
+static struct work carve(const struct conv_geom *g, size_t F, size_t T, float *work)
+{
+    struct work w = {.v = work};
+    w.m = w.v + 16 * T * g->C;
+    w.pad = w.m + 16 * T * F;
+    w.sink = w.pad + 16 * g->C;
+    w.zeros = w.sink + 4 * F;
+    return w;
+}
+
 size_t winograd_sample_floats(const struct conv_geom *g, size_t F)
 {
     return 16 * tiles_h(g) * tiles_w(g) * (g->C + F) + 16 * g->C + 5 * F;
+}
+
+/* Output i (row i / 2, column i % 2) of tile (ty, tx): whether it lies in
+ * the output, and its position there. */
+static bool tile_output(const struct conv_geom *g, size_t ty, size_t tx, size_t i, size_t *at)
+{
+    size_t oh = 2 * ty + i / 2, ow = 2 * tx + i % 2;
+    *at = oh * g->OW + ow;
+    return oh < g->OH && ow < g->OW;
 }
 
 /* u[k][c][f] over f for one c: the kernel's 9 taps g[3*a + b] (rows of F
@@ -178,24 +203,20 @@ void winograd_forward(const struct conv_geom *g, size_t F, size_t S, const float
                       float *work, float *z)
 {
     const size_t C = g->C, TH = tiles_h(g), TW = tiles_w(g), T = S * TH * TW;
-    float *pad = work, *v = pad + 16 * C, *m = v + 16 * T * C, *sink = m + 16 * T * F;
-    input_tiles(g, S, x, pad, v);
+    struct work w = carve(g, F, T, work);
+    input_tiles(g, S, x, w.pad, w.v);
     for (size_t k = 0; k < 16; k++)
-        gemm_serial(false, false, T, F, C, 1.0f, v + k * T * C, C, u + k * C * F, F, 0.0f,
-                    m + k * T * F, F);
+        gemm_serial(false, false, T, F, C, 1.0f, w.v + k * T * C, C, u + k * C * F, F, 0.0f,
+                    w.m + k * T * F, F);
     size_t t = 0;
     for (size_t s = 0; s < S; s++) {
         float *out = z + s * g->OH * g->OW * F;
         for (size_t ty = 0; ty < TH; ty++)
             for (size_t tx = 0; tx < TW; tx++, t++) {
                 float *y[4];
-                for (size_t a = 0; a < 2; a++)
-                    for (size_t b = 0; b < 2; b++) {
-                        size_t oh = 2 * ty + a, ow = 2 * tx + b;
-                        y[2 * a + b] = oh < g->OH && ow < g->OW ? out + (oh * g->OW + ow) * F
-                                                                : sink + (2 * a + b) * F;
-                    }
-                output_tile(m + t * F, T * F, F, y[0], y[1], y[2], y[3]);
+                for (size_t i = 0, at; i < 4; i++)
+                    y[i] = tile_output(g, ty, tx, i, &at) ? out + at * F : w.sink + i * F;
+                output_tile(w.m + t * F, T * F, F, y[0], y[1], y[2], y[3]);
             }
     }
 }
@@ -237,27 +258,23 @@ void winograd_kernel_grad(const struct conv_geom *g, size_t F, size_t S, const f
                           const float *dz, float *work, float *du, bool add)
 {
     const size_t C = g->C, TH = tiles_h(g), TW = tiles_w(g), T = S * TH * TW;
-    float *pad = work, *v = pad + 16 * C, *d = v + 16 * T * C, *zeros = d + 16 * T * F + 4 * F;
-    memset(zeros, 0, F * sizeof *zeros);
-    input_tiles(g, S, x, pad, v);
+    struct work w = carve(g, F, T, work);
+    memset(w.zeros, 0, F * sizeof *w.zeros);
+    input_tiles(g, S, x, w.pad, w.v);
     size_t t = 0;
     for (size_t s = 0; s < S; s++) {
         const float *dy = dz + s * g->OH * g->OW * F;
         for (size_t ty = 0; ty < TH; ty++)
             for (size_t tx = 0; tx < TW; tx++, t++) {
                 const float *p[4];
-                for (size_t a = 0; a < 2; a++)
-                    for (size_t b = 0; b < 2; b++) {
-                        size_t oh = 2 * ty + a, ow = 2 * tx + b;
-                        p[2 * a + b] =
-                            oh < g->OH && ow < g->OW ? dy + (oh * g->OW + ow) * F : zeros;
-                    }
-                grad_tile(p[0], p[1], p[2], p[3], F, T * F, d + t * F);
+                for (size_t i = 0, at; i < 4; i++)
+                    p[i] = tile_output(g, ty, tx, i, &at) ? dy + at * F : w.zeros;
+                grad_tile(p[0], p[1], p[2], p[3], F, T * F, w.m + t * F);
             }
     }
-    /* du[k] (C, F) += v[k]^T (C, T) . d[k] (T, F) */
+    /* du[k] (C, F) += v[k]^T (C, T) . m[k] (T, F) */
     for (size_t k = 0; k < 16; k++)
-        gemm_serial(true, false, C, F, T, 1.0f, v + k * T * C, C, d + k * T * F, F,
+        gemm_serial(true, false, C, F, T, 1.0f, w.v + k * T * C, C, w.m + k * T * F, F,
                     add ? 1.0f : 0.0f, du + k * C * F, F);
 }
 

@@ -8,9 +8,11 @@
  * (tiles x C) . (C x F). The result differs from the direct sum by
  * rounding only (the transforms add, subtract and halve).
  *
+ * The kernel gradient goes through the same transform (winograd_kernel_grad).
+ *
  * Layouts: the kernel (3, 3, C, F) as Keras stores it; u (16, C, F), the
- * transformed kernel; work per block of samples: v (16, tiles, C) then
- * m (16, tiles, F). Owns no memory. */
+ * transformed kernel (or kernel gradient); work: the transformed tiles of
+ * a block of samples (conv_winograd.c, struct work). Owns no memory. */
 #ifndef NNC_CONV_WINOGRAD_H
 #define NNC_CONV_WINOGRAD_H
 
