@@ -29,7 +29,8 @@ CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra -W
            -Wshadow -Wstrict-prototypes -Wno-unused-parameter -DNNC_VERSION='"$(VERSION)"' \
            $(SANFLAGS) -MMD -MP
 DEPCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lz -lm -lpthread
+OTHER_LIBS = $(shell pkg-config --libs yaml-0.1 2>/dev/null) -lcsv -lz -lm -lpthread
+LDLIBS  = $(shell pkg-config --libs openblas 2>/dev/null) $(OTHER_LIBS)
 # The nnc binary takes OpenBLAS from its static archive when the system has
 # it (Debian's libopenblas-dev does): the shared library's ~14k relocations
 # by symbol name (the tables of its per-CPU kernels) cost every process about
@@ -39,7 +40,7 @@ BLAS_A  := $(wildcard $(shell pkg-config --variable=libdir openblas 2>/dev/null)
 # (The archive's own dependencies as pkg-config lists them, linked only
 # where needed: the CBLAS calls need no Fortran run time.)
 BLAS_A_DEPS = -Wl,--as-needed $(filter-out -lopenblas,$(shell pkg-config --libs-only-l --static openblas 2>/dev/null)) -Wl,--no-as-needed
-NNC_LDLIBS = $(if $(BLAS_A),$(BLAS_A) $(shell pkg-config --libs yaml-0.1 2>/dev/null) -lcsv -lz -lm -lpthread $(BLAS_A_DEPS),$(LDLIBS))
+NNC_LDLIBS = $(if $(BLAS_A),$(BLAS_A) $(OTHER_LIBS) $(BLAS_A_DEPS),$(LDLIBS))
 LDFLAGS += $(SANFLAGS)
 TESTLIBS = $(shell pkg-config --libs check 2>/dev/null)
 

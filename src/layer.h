@@ -151,7 +151,7 @@ struct layer_call {
      * cache and, in backward, dy; this call's own y and dy are then not
      * used (nothing else reads them). NULL otherwise. */
     const struct layer_call *next;
-    const struct layer *layer; /* the called layer (set for `next`) */
+    const struct layer *layer; /* the called layer (what `next` is read for) */
 };
 
 /* Whether backward is to write dx[k] (=) rather than add to it. */

@@ -43,8 +43,9 @@ struct node {
     bool is_output;             /* one of the model's outputs */
     bool dy_set;                /* backward: dy holds a value (else nothing yet) */
     /* Its layer does the work of the next node too (layer_ops.absorbs; set
-     * by model_build): `absorbed` is that node, whose own forward and
-     * backward calls are skipped. This node's y and dy stay unused. */
+     * by model_build): `absorbs` is that node, which is marked `absorbed`
+     * and whose own forward and backward calls are skipped. This node's y
+     * and dy stay unused. */
     struct node *absorbs;
     bool absorbed;
     /* Workspace views, set by model_workspace: */

@@ -626,7 +626,7 @@ static const struct {
      "  - Dense: {units: 1, activation: sigmoid}\n"
      "compile: {loss: binary_crossentropy}\n",
      6},
-    /* Winograd's forward, 'same' */
+    /* Winograd's forward and kernel gradient, 'same' */
     {"layers:\n"
      "  - Dense: {units: 32, activation: tanh, input_shape: [9, 8, 2]}\n"
      "  - Conv2D: {filters: 32, kernel_size: 3, padding: same, activation: relu}\n"

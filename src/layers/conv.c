@@ -164,11 +164,13 @@ struct conv_job {
     struct conv_geom g;
     size_t F, P, KC, block;
     size_t scratch;         /* scratch_floats per sample */
-    size_t u_at; /* Winograd's kernel in parallel_scratch(k): after the KF partial sums */
     bool pointwise, keep_z; /* keep_z: f needs z in backward (not linear, not ReLU) */
     bool keep_cols;         /* the batch's cols kept from forward, not made again */
-    bool winograd;          /* forward by winograd_forward, in blocks of wblock samples */
-    size_t wblock;
+    /* forward and the kernel gradient by Winograd's transform, in blocks of
+     * wblock samples; its transformed kernel (or kernel gradient) in
+     * parallel_scratch(k) at u_at, after the KC * F partial sums */
+    bool winograd;
+    size_t wblock, u_at;
     enum act_kind f;
     const float *x, *W, *bias, *y, *dy;
     float *z, *cols, *out, *dkernel, *sums, *dx;
@@ -190,11 +192,11 @@ static void conv_job_init(struct conv_job *j, const struct layer *l, const struc
     j->pointwise = conv_is_pointwise(&j->g);
     j->f = cf->activation;
     j->keep_z = j->f != ACT_LINEAR && j->f != ACT_RELU;
+    j->winograd = winograd_applies(&j->g, j->F);
     /* Columns no wider than the output cost less to keep (written once,
      * read back once) than to make again (a first layer's 3x3 taps of one
      * channel: 9 values a position against 32 filters); wide ones (288
-     * against 64) cost more. */
-    j->winograd = winograd_applies(&j->g, j->F);
+     * against 64) cost more. Winograd makes none. */
     j->keep_cols = j->KC <= j->F && !j->winograd;
     size_t per = j->P * (j->F + (j->pointwise ? 0 : j->KC));
     j->block = per >= BLOCK_FLOATS ? 1 : BLOCK_FLOATS / per;
@@ -267,8 +269,10 @@ static void conv_forward(const struct layer *l, const struct layer_call *c)
 
 /* For the chunk's samples: dz (over z; with ReLU in the chunk's first block
  * of z) and the per-sample bias sums; cols again; the kernel gradient
- * cols^T dz into dkernel (chunk 0) or the chunk's scratch; dcols =
- * dz kernel^T (over cols, no longer needed) scattered into dx. */
+ * cols^T dz into dkernel (chunk 0) or the chunk's scratch (with Winograd:
+ * its transform summed over the chunk, turned into the kernel's at the
+ * end); dcols = dz kernel^T (over cols, no longer needed) scattered into
+ * dx. */
 static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
 {
     const struct conv_job *j = ctx;
