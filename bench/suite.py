@@ -43,7 +43,7 @@ TIMEOUT = 1800
 # rows: the Fashion-MNIST rows both sides read (None: all; QUICK reads the
 # first rows of each set, to keep nnc's CSV parsing short).
 FULL = dict(gemm_size=2048, gemm_repeats=5, gemm_steps=20, tiny_runs=5, epochs=2, rounds=3,
-            steps={"mlp": 0, "cnn": 235, "lstm": 150}, predict_repeats=3,
+            steps={"mlp": 0, "cnn": 235, "lstm": 150}, predict_repeats=5,
             predict1_nnc=20, predict1_torch=5, rows={"train": None, "test": None})
 QUICK = dict(gemm_size=512, gemm_repeats=2, gemm_steps=3, tiny_runs=1, epochs=2, rounds=1,
              steps={"mlp": 5, "cnn": 5, "lstm": 5}, predict_repeats=1,

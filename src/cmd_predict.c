@@ -143,7 +143,8 @@ int cmd_predict(const struct cli_args *a)
     size_t bs = (size_t)sbs;
     if (pred_in_open(&in, &m, a->inputs.item, (size_t)a->inputs.n, input, &dc, &meta, bs, &d) < 0)
         goto out;
-    model_workspace(&m, bs);
+    if (model_workspace_checked(&m, bs, &d) < 0)
+        goto out;
     /* NPY: the one selected output's shape (without its last axis with
      * --argmax). Class names only when the model has one output. */
     const struct shape *os = &m.outputs[sel[0]]->out;

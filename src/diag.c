@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 void diag_set(struct diag *d, const char *fmt, ...)
 {
@@ -83,12 +84,17 @@ _Noreturn void nnc_assert_fail(const char *cond, const char *file, int line)
     abort();
 }
 
+_Noreturn void nnc_out_of_memory(const char *msg)
+{
+    fprintf(stderr, "nnc: %s\n", msg ? msg : "out of memory");
+    /* _exit: no atexit handlers or stdio flushes while other threads run. */
+    _exit(1);
+}
+
 static void *check_alloc(void *p)
 {
-    if (!p) {
-        fputs("nnc: out of memory\n", stderr);
-        abort();
-    }
+    if (!p)
+        nnc_out_of_memory(NULL);
     return p;
 }
 

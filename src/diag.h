@@ -27,11 +27,19 @@ const char *diag_suggest(const char *word, const char *const *candidates, size_t
     ((cond) ? (void)0 : nnc_assert_fail(#cond, __FILE__, __LINE__))
 _Noreturn void nnc_assert_fail(const char *cond, const char *file, int line);
 
-/* Allocation that aborts on failure (sizes checked by the caller). */
+/* Allocation that exits (nnc_out_of_memory) on failure (sizes checked by
+ * the caller). */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+
+/* "nnc: MSG" (or "nnc: out of memory") and exit status 1, from any thread:
+ * running out of memory comes of the input's sizes, not of a bug. The
+ * files nnc writes whole (checkpoints, predictions, data caches, plots)
+ * are written under temporary names and renamed when complete, so none
+ * is left half-written. */
+_Noreturn void nnc_out_of_memory(const char *msg);
 
 /* a*b with overflow detection: returns -1 (and leaves *out) on overflow. */
 int size_mul(size_t a, size_t b, size_t *out);

@@ -448,10 +448,10 @@ void model_reset_states(struct model *m)
             memset(m->nodes[i].state, 0, m->max_batch * m->nodes[i].state_floats * sizeof(float));
 }
 
-void model_workspace(struct model *m, size_t max_batch)
+int model_workspace_checked(struct model *m, size_t max_batch, struct diag *d)
 {
     if (m->workspace && m->max_batch >= max_batch)
-        return;
+        return 0;
     size_t total = 0;
     for (size_t i = 0; i < m->n_nodes; i++) {
         size_t out = shape_size(&m->nodes[i].out);
@@ -459,13 +459,23 @@ void model_workspace(struct model *m, size_t max_batch)
     }
     for (size_t i = 0; i < m->n_more; i++)
         total += 2 * shape_size(&m->more[i].out);
+    /* calloc, not xcalloc: its size is the user's batch size times the
+     * model's, and the one is chosen for the other (Keras would fail to
+     * allocate the same tensors). The pages are the kernel's zeros until
+     * touched. */
     size_t floats;
-    if (size_mul(total, max_batch, &floats) < 0)
-        NNC_ASSERT(!"workspace size overflow");
+    float *p =
+        size_mul(total, max_batch, &floats) < 0 ? NULL : calloc(floats ? floats : 1, sizeof *p);
+    if (!p) {
+        diag_set(d,
+                 "batch size %zu needs %.1f GB of memory for the layers' outputs, gradients "
+                 "and caches, more than there is: use a smaller batch size",
+                 max_batch, (double)total * (double)max_batch * sizeof(float) / 1e9);
+        return -1;
+    }
     free(m->workspace);
-    m->workspace = xcalloc(floats, sizeof(float));
+    m->workspace = p;
     m->max_batch = max_batch;
-    float *p = m->workspace;
     for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
         size_t out = shape_size(&n->out) * max_batch;
@@ -483,6 +493,14 @@ void model_workspace(struct model *m, size_t max_batch)
         p += 2 * out;
     }
     workspace_masks_states(m, max_batch);
+    return 0;
+}
+
+void model_workspace(struct model *m, size_t max_batch)
+{
+    struct diag d;
+    if (model_workspace_checked(m, max_batch, &d) < 0)
+        nnc_out_of_memory(d.msg);
 }
 
 float *model_input(struct model *m) { return m->inputs[0]->y; }
@@ -797,7 +815,7 @@ bool model_needs_adapt(const struct model *m)
 void model_adapt(struct model *m, const float *x, size_t n, size_t batch_size)
 {
     size_t n_x = model_inputs_size(m);
-    model_workspace(m, batch_size);
+    model_workspace(m, batch_largest(batch_size, n));
     /* Node by node: a later layer adapts to what the earlier, already
      * adapted ones give it. */
     for (size_t i = 0; i < m->n_nodes; i++) {

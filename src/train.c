@@ -186,7 +186,7 @@ void train_evaluate_steps(struct model *m, const struct dataset *ds, size_t batc
     size_t n_values = train_n_values(m);
     struct running run;
     running_init(m, &run);
-    model_workspace(m, batch_size);
+    model_workspace(m, batch_largest(batch_size, ds->n));
     model_reset_states(m); /* stateful layers start each evaluation afresh */
     struct loader ld;
     loader_start(&ld, m, ds, batch_size);
@@ -254,7 +254,10 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
                            val ? val->n : 0, val && val->source ? val->source : "validation data",
                            d) < 0)
         return -1;
-    model_workspace(m, bs);
+    /* One workspace for the training batches and validation's. */
+    size_t most = val && val->n > train->n ? val->n : train->n;
+    if (model_workspace_checked(m, batch_largest(bs, most), d) < 0)
+        return -1;
     size_t *perm = xcalloc(train->n, sizeof *perm);
     /* steps_per_epoch: with in-memory data Keras recreates the iterator
      * every epoch (data_adapter.py DataHandler.enumerate_epochs), so each
@@ -292,7 +295,6 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
      * once, before the first epoch (Keras: layer.adapt(data) before fit). */
     if (meta->epoch == 0 && meta->iterations == 0 && model_needs_adapt(m)) {
         model_adapt(m, train->x, train->n, bs);
-        model_workspace(m, bs);
         cache_release_pages(train);
     }
     /* Batches come from the loader thread; seq numbers them across epochs. */
@@ -375,7 +377,6 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
             break;
         if (validate) {
             train_evaluate_steps(m, val, bs, (size_t)fc->validation_steps, 0, row + n_values);
-            model_workspace(m, bs);
             progress_update(&p, steps, names, row, 2 * n_values, true);
         } else if (val) {
             /* Keras leaves val_* out of the epoch's logs; the table has NaN. */

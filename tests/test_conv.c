@@ -956,6 +956,36 @@ START_TEST(test_lengths)
 }
 END_TEST
 
+/* What Conv2D keeps per sample in the workspace: z only when backward
+ * needs it (not linear, not ReLU), the columns only when they are kept
+ * (no wider than the output), and the bias sums. The blocks of columns,
+ * Winograd's work and ReLU's z live in the pool's per-chunk scratch: at
+ * 224x224, 64 -> 64 channels, the columns alone would be 115 MB a sample. */
+static const struct {
+    const char *input, *layer;
+    size_t cache;
+} cache_cases[] = {
+    {"[64, 64, 64]", "Conv2D: {filters: 64, kernel_size: 3, padding: same, activation: relu}", 64},
+    {"[64, 64, 64]", "Conv2D: {filters: 64, kernel_size: 3, padding: same}", 64},
+    {"[64, 64, 64]", "Conv2D: {filters: 64, kernel_size: 3, padding: same, activation: tanh}",
+     64 * 64 * 64 + 64},
+    {"[16, 16, 16]", "Conv2D: {filters: 8, kernel_size: 3, activation: relu}", 8},
+    /* a first layer's narrow columns (9 taps against 32 filters) are kept */
+    {"[28, 28, 1]", "Conv2D: {filters: 32, kernel_size: 3, activation: relu}", 26 * 26 * 9 + 32},
+};
+
+START_TEST(test_cache_per_sample)
+{
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "layers:\n  - Input: {shape: %s}\n  - %s\ncompile: {loss: mse}\n",
+             cache_cases[_i].input, cache_cases[_i].layer);
+    struct net n;
+    net_load(&n, yaml);
+    ck_assert_uint_eq(n.m.nodes[1].cache_floats, cache_cases[_i].cache);
+    net_free(&n);
+}
+END_TEST
+
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("conv");
@@ -965,6 +995,8 @@ static Suite *conv_suite(void)
                         (int)(sizeof fwd_cases / sizeof fwd_cases[0]));
     tcase_add_test(tc, test_forward_activation_names);
     tcase_add_test(tc, test_lengths);
+    tcase_add_loop_test(tc, test_cache_per_sample, 0,
+                        (int)(sizeof cache_cases / sizeof cache_cases[0]));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("gradients");

@@ -23,13 +23,11 @@
  * dcols and col2im as above (as Winograd's, the padded 15x15 gradient
  * took longer: 6.0 ms a batch against 5.5 on bench/cnn.yaml's second
  * convolution).
- * Cache: [z (B*P*F) when f is not linear; with ReLU only each chunk's first
- * block is used, for dz][scratch (B*scratch_floats) unless 1x1: cols, or
- * for Winograd its work, then dcols; when cols are made again, only each
- * chunk's first block is used][bias-gradient sums (B*F)]. Winograd's
- * transformed kernel (forward) and kernel gradient (backward), whose size
- * does not grow with the batch, live in the pool's per-chunk scratch
- * (parallel_scratch), after the kernel gradient's partial sums. */
+ * Cache, per sample: [z (P*F) when f needs it in backward (not linear,
+ * not ReLU)][cols (P*KC) when kept][bias-gradient sums (F)]. What a
+ * chunk of the batch needs one block at a time lives in the pool's
+ * per-chunk scratch (struct chunk_layout), so that it does not grow with
+ * the batch: at 224x224 a 3x3 layer's columns are 115 MB a sample. */
 
 #include <string.h>
 
@@ -63,11 +61,61 @@ static const struct arg_def conv_args[] = {
 
 static int rank_of(const struct layer *l) { return l->ops->class_name[4] == '1' ? 1 : 2; }
 
-/* Winograd's transformed kernel or kernel gradient, per chunk; 0 when the
- * convolution is computed directly. */
-static size_t winograd_floats(const struct conv_geom *g, size_t F)
+/* The batch is split between the pool's threads; each chunk of samples
+ * goes through in blocks of about BLOCK_FLOATS floats of z and columns, so
+ * that im2col, the GEMM and the epilogue (and in backward the kernel
+ * gradient, dcols and col2im) find the block still in cache. */
+#define BLOCK_FLOATS ((size_t)1 << 18)
+
+/* Winograd's blocks are smaller: their transformed input and products
+ * are 1.6 times im2col's columns for the same samples, and its 16 GEMMs
+ * walk them all (bench/conv_micro.c, Conv2D(64, 3) on 13x13x32, 1
+ * thread: forward 5.8 ms a batch in blocks of 4 samples, 4.9 in blocks of 2
+ * and 4.8 in blocks of 1). */
+#define WINOGRAD_BLOCK_FLOATS ((size_t)1 << 16)
+
+/* How a convolution runs, from its geometry alone: its blocks, what it
+ * keeps for the whole batch, and its per-chunk scratch
+ * (parallel_scratch(k)), in this order: the kernel gradient's partial sum
+ * (KC*F; chunk 0 sums into the gradient itself); Winograd's transformed
+ * kernel or kernel gradient, at u_at; ReLU's block of z (dz in backward),
+ * at z_at; the block of columns, or Winograd's work and then dcols, at
+ * cols_at, unless the columns are kept. */
+struct conv_plan {
+    size_t P, KC, block, wblock;
+    bool pointwise, winograd;
+    bool keep_z;    /* f needs z in backward (not linear, not ReLU) */
+    bool keep_cols; /* the batch's cols kept from forward, not made again */
+    size_t u_at, z_at, cols_at, chunk_floats;
+};
+
+static void conv_plan(const struct conv_geom *g, size_t F, enum act_kind f, struct conv_plan *p)
 {
-    return winograd_applies(g, F) ? winograd_kernel_floats(g, F) : 0;
+    p->P = conv_positions(g);
+    p->KC = conv_taps(g) * g->C;
+    p->pointwise = conv_is_pointwise(g);
+    p->winograd = winograd_applies(g, F);
+    p->keep_z = f != ACT_LINEAR && f != ACT_RELU;
+    /* Columns no wider than the output cost less to keep (written once,
+     * read back once) than to make again (a first layer's 3x3 taps of one
+     * channel: 9 values a position against 32 filters); wide ones (288
+     * against 64) cost more. Winograd makes none. */
+    p->keep_cols = !p->pointwise && p->KC <= F && !p->winograd;
+    size_t per = p->P * (F + (p->pointwise ? 0 : p->KC));
+    p->block = per >= BLOCK_FLOATS ? 1 : BLOCK_FLOATS / per;
+    size_t wper = p->winograd ? winograd_sample_floats(g, F) : 0;
+    p->wblock = !p->winograd ? 0 : wper >= WINOGRAD_BLOCK_FLOATS ? 1 : WINOGRAD_BLOCK_FLOATS / wper;
+    size_t most = p->block > p->wblock ? p->block : p->wblock; /* samples in a block */
+    p->u_at = p->KC * F;
+    p->z_at = p->u_at + (p->winograd ? winograd_kernel_floats(g, F) : 0);
+    p->cols_at = p->z_at + (f == ACT_RELU ? most * p->P * F : 0);
+    size_t cols = 0;
+    if (!p->pointwise && !p->keep_cols) {
+        cols = p->block * p->P * p->KC;
+        if (p->wblock * wper > cols)
+            cols = p->wblock * wper;
+    }
+    p->chunk_floats = p->cols_at + cols;
 }
 
 static int conv_layer_validate(const struct layer *l, const struct spec_node *where,
@@ -86,10 +134,9 @@ static int conv_build(struct layer *l, const struct shape *in, size_t n_in, stru
     if (conv_geometry(l, rank, in, &g, d) < 0 ||
         conv_check_sizes(l, &g, (size_t)c->filters, d) < 0)
         return -1;
-    /* The kernel gradient is summed per chunk of the batch (conv_backward),
-     * and Winograd's transformed kernel kept per chunk. */
-    size_t KF = conv_taps(&g) * g.C * (size_t)c->filters;
-    if (parallel_reserve(KF + winograd_floats(&g, (size_t)c->filters)) < 0)
+    struct conv_plan plan;
+    conv_plan(&g, (size_t)c->filters, c->activation, &plan);
+    if (parallel_reserve(plan.chunk_floats) < 0)
         return spec_error(l->where, d, "%s: out of memory", l->ops->class_name);
     *out = in[0];
     if (rank == 2)
@@ -121,21 +168,6 @@ static void geometry(const struct layer *l, struct conv_geom *g)
     NNC_ASSERT(rc == 0);
 }
 
-/* The cache's per-sample scratch after z: the columns, or, when
- * Winograd's algorithm runs, the larger of one sample's work and one
- * sample's columns (backward's dcols, made after the kernel gradient's
- * work). */
-static size_t scratch_floats(const struct conv_geom *g, size_t F)
-{
-    if (conv_is_pointwise(g))
-        return 0;
-    size_t cols = conv_positions(g) * conv_taps(g) * g->C;
-    if (!winograd_applies(g, F))
-        return cols;
-    size_t w = winograd_sample_floats(g, F);
-    return w > cols ? w : cols;
-}
-
 static size_t conv_cache(const struct layer *l, const struct shape *in, const struct shape *out)
 {
     const struct conv_conf *c = l->conf;
@@ -143,41 +175,22 @@ static size_t conv_cache(const struct layer *l, const struct shape *in, const st
     struct diag d;
     if (conv_geometry(l, rank_of(l), in, &g, &d) < 0)
         return 0;
-    size_t z = c->activation == ACT_LINEAR ? 0 : shape_size(out);
-    return z + scratch_floats(&g, (size_t)c->filters) + (size_t)c->filters;
+    struct conv_plan p;
+    conv_plan(&g, (size_t)c->filters, c->activation, &p);
+    return (p.keep_z ? shape_size(out) : 0) + (p.keep_cols ? p.P * p.KC : 0) + (size_t)c->filters;
 }
-
-/* The batch is split between the pool's threads; each chunk of samples
- * goes through in blocks of about BLOCK_FLOATS floats of z and columns, so
- * that im2col, the GEMM and the epilogue (and in backward the kernel
- * gradient, dcols and col2im) find the block still in cache. */
-#define BLOCK_FLOATS ((size_t)1 << 18)
-
-/* Winograd's blocks are smaller: their transformed input and products
- * are 1.6 times im2col's columns for the same samples, and its 16 GEMMs
- * walk them all (bench/conv_micro.c, Conv2D(64, 3) on 13x13x32, 1
- * thread: forward 5.8 ms a batch in blocks of 4 samples, 4.9 in blocks of 2
- * and 4.8 in blocks of 1). */
-#define WINOGRAD_BLOCK_FLOATS ((size_t)1 << 16)
 
 struct conv_job {
     struct conv_geom g;
-    size_t F, P, KC, block;
-    size_t scratch;         /* scratch_floats per sample */
-    bool pointwise, keep_z; /* keep_z: f needs z in backward (not linear, not ReLU) */
-    bool keep_cols;         /* the batch's cols kept from forward, not made again */
-    /* forward and the kernel gradient by Winograd's transform, in blocks of
-     * wblock samples; its transformed kernel (or kernel gradient) in
-     * parallel_scratch(k) at u_at, after the KC * F partial sums */
-    bool winograd;
-    size_t wblock, u_at;
+    struct conv_plan p;
+    size_t F;
     enum act_kind f;
     const float *x, *W, *bias, *y, *dy;
-    float *z, *cols, *out, *dkernel, *sums, *dx;
+    float *z, *cols, *out, *dkernel, *sums, *dx; /* z, cols: when kept for the batch */
     bool dx_assign; /* backward: dx holds nothing yet (written, not added to) */
     /* The call of the max pooling absorbed (conv_absorbs; its layer is
-     * next->layer): y lives one block at a time in z's first block, pooled
-     * from there. */
+     * next->layer): y lives one block at a time in the chunk's block of z,
+     * pooled from there. */
     const struct layer_call *next;
     size_t pool_out; /* the pooling's output values per sample */
 };
@@ -187,67 +200,72 @@ static void conv_job_init(struct conv_job *j, const struct layer *l, const struc
     const struct conv_conf *cf = l->conf;
     geometry(l, &j->g);
     j->F = (size_t)cf->filters;
-    j->P = conv_positions(&j->g);
-    j->KC = conv_taps(&j->g) * j->g.C;
-    j->pointwise = conv_is_pointwise(&j->g);
     j->f = cf->activation;
-    j->keep_z = j->f != ACT_LINEAR && j->f != ACT_RELU;
-    j->winograd = winograd_applies(&j->g, j->F);
-    /* Columns no wider than the output cost less to keep (written once,
-     * read back once) than to make again (a first layer's 3x3 taps of one
-     * channel: 9 values a position against 32 filters); wide ones (288
-     * against 64) cost more. Winograd makes none. */
-    j->keep_cols = j->KC <= j->F && !j->winograd;
-    size_t per = j->P * (j->F + (j->pointwise ? 0 : j->KC));
-    j->block = per >= BLOCK_FLOATS ? 1 : BLOCK_FLOATS / per;
-    per = winograd_sample_floats(&j->g, j->F);
-    j->wblock = per >= WINOGRAD_BLOCK_FLOATS ? 1 : WINOGRAD_BLOCK_FLOATS / per;
-    j->scratch = scratch_floats(&j->g, j->F);
-    j->u_at = j->KC * j->F;
+    conv_plan(&j->g, j->F, j->f, &j->p);
     j->x = c->x[0];
     j->W = c->w + l->params[0].offset;
     j->bias = cf->use_bias ? c->w + l->params[1].offset : NULL;
-    bool act = j->f != ACT_LINEAR;
-    size_t rows = c->B * j->P;
-    j->z = act ? c->cache : c->y;
-    j->cols = j->pointwise ? NULL : c->cache + (act ? rows * j->F : 0);
-    j->sums = c->cache + (act ? rows * j->F : 0) + c->B * j->scratch;
+    size_t z = j->p.keep_z ? c->B * j->p.P * j->F : 0;
+    size_t cols = j->p.keep_cols ? c->B * j->p.P * j->p.KC : 0;
+    j->z = j->p.keep_z ? c->cache : NULL;
+    j->cols = j->p.keep_cols ? c->cache + z : NULL;
+    j->sums = c->cache + z + cols;
     j->next = c->next;
     j->pool_out = c->next ? shape_size(&c->next->layer->out_shape) : 0;
 }
 
-/* cols of samples [s0, s1) of the chunk that starts at sample b0: x itself
- * for a 1x1 kernel, else im2col's (fill), kept for the batch at the
- * samples' own place or made in the chunk's first block of cols. */
-static float *block_cols(const struct conv_job *j, size_t b0, size_t s0, size_t s1, bool fill)
+/* Chunk k's block of z (ReLU's) and of columns (or Winograd's work). */
+static float *chunk_z(const struct conv_job *j, size_t k)
 {
-    size_t image = j->g.H * j->g.W * j->g.C;
-    if (j->pointwise)
+    return parallel_scratch(k) + j->p.z_at;
+}
+
+static float *chunk_cols(const struct conv_job *j, size_t k)
+{
+    return parallel_scratch(k) + j->p.cols_at;
+}
+
+/* How many chunks the pool may split the batch into: as many as have the
+ * scratch (all of them: conv_build reserved it). */
+static size_t conv_chunks(const struct conv_job *j)
+{
+    return parallel_scratch_chunks(j->p.chunk_floats);
+}
+
+/* cols of samples [s0, s1) of chunk k: x itself for a 1x1 kernel, else
+ * im2col's (fill), kept for the batch at the samples' own place or made in
+ * the chunk's block. */
+static float *block_cols(const struct conv_job *j, size_t k, size_t s0, size_t s1, bool fill)
+{
+    size_t image = j->g.H * j->g.W * j->g.C, P = j->p.P, KC = j->p.KC;
+    if (j->p.pointwise)
         return (float *)(j->x + s0 * image);
-    float *cols = j->keep_cols ? j->cols + s0 * j->P * j->KC : j->cols + b0 * j->scratch;
+    float *cols = j->p.keep_cols ? j->cols + s0 * P * KC : chunk_cols(j, k);
     for (size_t b = s0; fill && b < s1; b++)
-        conv_im2col(&j->g, j->x + b * image, cols + (b - s0) * j->P * j->KC);
+        conv_im2col(&j->g, j->x + b * image, cols + (b - s0) * P * KC);
     return cols;
 }
 
 /* z = cols . kernel (or Winograd's equal), y = f(z + bias) for the
- * chunk's samples (z is y itself unless f needs z kept). */
+ * chunk's samples (z is y itself unless f needs z kept, or the pooling
+ * after it is absorbed). */
 static void forward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
 {
     const struct conv_job *j = ctx;
-    size_t P = j->P, F = j->F, block = j->winograd ? j->wblock : j->block;
-    float *u = j->winograd ? parallel_scratch(k) + j->u_at : NULL;
+    const struct conv_plan *p = &j->p;
+    size_t P = p->P, F = j->F, block = p->winograd ? p->wblock : p->block;
+    float *u = p->winograd ? parallel_scratch(k) + p->u_at : NULL;
     if (u) /* once per chunk */
         winograd_kernel(&j->g, F, j->W, u);
     for (size_t s0 = b0; s0 < b1; s0 += block) {
         size_t s1 = s0 + block < b1 ? s0 + block : b1;
-        float *z = j->next ? j->z + b0 * P * F : (j->keep_z ? j->z : j->out) + s0 * P * F;
+        float *z = j->next ? chunk_z(j, k) : (p->keep_z ? j->z : j->out) + s0 * P * F;
         if (u) {
             winograd_forward(&j->g, F, s1 - s0, j->x + s0 * j->g.H * j->g.W * j->g.C, u,
-                             j->cols + b0 * j->scratch, z);
+                             chunk_cols(j, k), z);
         } else {
-            const float *cols = block_cols(j, b0, s0, s1, true);
-            gemm_serial(false, false, (s1 - s0) * P, F, j->KC, 1.0f, cols, j->KC, j->W, F, 0.0f, z,
+            const float *cols = block_cols(j, k, s0, s1, true);
+            gemm_serial(false, false, (s1 - s0) * P, F, p->KC, 1.0f, cols, p->KC, j->W, F, 0.0f, z,
                         F);
         }
         conv_epilogue_forward(j->f, j->bias, z, j->next ? z : j->out + s0 * P * F, s1 - s0, P, F);
@@ -262,13 +280,11 @@ static void conv_forward(const struct layer *l, const struct layer_call *c)
     struct conv_job j;
     conv_job_init(&j, l, c);
     j.out = c->y;
-    /* Winograd's kernel is transformed per chunk, in the pool's scratch */
-    size_t W = winograd_floats(&j.g, j.F);
-    parallel_for_k(c->B, 1, W ? parallel_scratch_chunks(j.u_at + W) : 0, forward_chunk, &j);
+    parallel_for_k(c->B, 1, conv_chunks(&j), forward_chunk, &j);
 }
 
-/* For the chunk's samples: dz (over z; with ReLU in the chunk's first block
- * of z) and the per-sample bias sums; cols again; the kernel gradient
+/* For the chunk's samples: dz (over z; with ReLU in the chunk's block of
+ * z) and the per-sample bias sums; cols again; the kernel gradient
  * cols^T dz into dkernel (chunk 0) or the chunk's scratch (with Winograd:
  * its transform summed over the chunk, turned into the kernel's at the
  * end); dcols = dz kernel^T (over cols, no longer needed) scattered into
@@ -276,16 +292,18 @@ static void conv_forward(const struct layer *l, const struct layer_call *c)
 static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
 {
     const struct conv_job *j = ctx;
-    size_t P = j->P, F = j->F, KC = j->KC;
+    const struct conv_plan *p = &j->p;
+    size_t P = p->P, F = j->F, KC = p->KC;
     float *dk = !j->dkernel ? NULL : k == 0 ? j->dkernel : parallel_scratch(k);
     /* Winograd's kernel gradient, transformed, summed over the chunk in the
-     * pool's scratch; its work, then dcols, in the chunk's first block of
-     * the cache's scratch */
-    float *du = j->winograd && dk ? parallel_scratch(k) + j->u_at : NULL;
+     * chunk's scratch; its work, then dcols, in the chunk's block of
+     * columns */
+    float *du = p->winograd && dk ? parallel_scratch(k) + p->u_at : NULL;
     size_t image = j->g.H * j->g.W * j->g.C;
-    for (size_t s0 = b0; s0 < b1; s0 += j->block) {
-        size_t s1 = s0 + j->block < b1 ? s0 + j->block : b1, rows = (s1 - s0) * P;
-        float *z = j->z + (j->keep_z ? s0 : b0) * P * F;
+    for (size_t s0 = b0; s0 < b1; s0 += p->block) {
+        size_t s1 = s0 + p->block < b1 ? s0 + p->block : b1, rows = (s1 - s0) * P;
+        /* z: kept, ReLU's block (dz goes there), or unused (linear) */
+        float *z = p->keep_z ? j->z + s0 * P * F : j->f == ACT_RELU ? chunk_z(j, k) : NULL;
         const float *dz = z;
         if (j->next)
             for (size_t b = s0; b < s1; b++) {
@@ -298,13 +316,13 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
         else
             dz = conv_epilogue_backward(j->f, z, j->y + s0 * P * F, j->dy + s0 * P * F,
                                         j->sums ? j->sums + s0 * F : NULL, s1 - s0, P, F);
-        for (size_t b = s0; du && b < s1; b += j->wblock) {
-            size_t n = s1 - b < j->wblock ? s1 - b : j->wblock;
+        for (size_t b = s0; du && b < s1; b += p->wblock) {
+            size_t n = s1 - b < p->wblock ? s1 - b : p->wblock;
             winograd_kernel_grad(&j->g, F, n, j->x + b * image, dz + (b - s0) * P * F,
-                                 j->cols + b0 * j->scratch, du, b > b0);
+                                 chunk_cols(j, k), du, b > b0);
         }
         /* dcols need no columns */
-        float *cols = block_cols(j, b0, s0, s1, dk && !du && !j->keep_cols);
+        float *cols = block_cols(j, k, s0, s1, dk && !du && !p->keep_cols);
         /* dkernel (KC, F) += cols^T (KC, rows) . dz (rows, F); a chunk's
          * scratch starts at its first block. */
         if (dk && !du)
@@ -312,7 +330,7 @@ static void backward_chunk(void *ctx, size_t k, size_t b0, size_t b1)
                         k > 0 && s0 == b0 ? 0.0f : 1.0f, dk, F);
         if (!j->dx)
             continue;
-        if (j->pointwise) {
+        if (p->pointwise) {
             gemm_serial(false, true, rows, KC, F, 1.0f, dz, F, j->W, F, j->dx_assign ? 0.0f : 1.0f,
                         j->dx + s0 * P * KC, KC);
             continue;
@@ -342,10 +360,8 @@ static void conv_backward(const struct layer *l, const struct layer_call *c)
     if (!db)
         j.sums = NULL;
     j.dkernel = l->trainable ? c->dw + l->params[0].offset : NULL;
-    size_t F = j.F, KF = j.KC * F;
-    size_t W = winograd_floats(&j.g, F);
-    size_t chunks = parallel_for_k(c->B, 1, j.dkernel ? parallel_scratch_chunks(KF + W) : 0,
-                                   backward_chunk, &j);
+    size_t F = j.F, KF = j.p.KC * F;
+    size_t chunks = parallel_for_k(c->B, 1, conv_chunks(&j), backward_chunk, &j);
     /* The partial sums in a fixed order: the same result run to run. */
     for (size_t k = 1; j.dkernel && k < chunks; k++) {
         const float *p = parallel_scratch(k);
