@@ -9,10 +9,11 @@
 #include "stateful.h"
 #include "train.h"
 
-int load_trained(const char *path, struct model *m, struct model_file *mf,
-                 struct ckpt_meta *meta, struct diag *d)
+int load_trained(const char *path, const struct free_length_source *src, struct model *m,
+                 struct model_file *mf, struct ckpt_meta *meta, struct diag *d)
 {
-    if (model_load_free(path, free_length_of_checkpoint, NULL, m, mf, d) < 0)
+    if (src ? model_load_free(path, free_length_of_data, (void *)src, m, mf, d) < 0
+            : model_load_free(path, free_length_of_checkpoint, NULL, m, mf, d) < 0)
         return -1;
     if (checkpoint_load_weights(m, mf, d) < 0 || checkpoint_load_meta(mf, meta, d) < 0) {
         model_free(m);
@@ -52,7 +53,9 @@ int cmd_evaluate(const struct cli_args *a)
     struct dataset ds = {0};
     struct diag d;
     int status = 1;
-    if (load_trained(a->positional[0], &m, &mf, &meta, &d) < 0)
+    struct free_length_source src = {(const char *const *)a->positional + 1,
+                                     (size_t)a->n_positional - 1, LENGTH_FOR_EVALUATE};
+    if (load_trained(a->positional[0], &src, &m, &mf, &meta, &d) < 0)
         return report(&d);
     struct data_conf dc;
     if (!m.compile.given) {

@@ -14,6 +14,7 @@
 #include "data/array.h"
 #include "data/csv.h"
 #include "data/dataset.h"
+#include "free_length.h"
 #include "predict_in.h"
 #include "predict_out.h"
 #include "stateful.h"
@@ -123,7 +124,9 @@ int cmd_predict(const struct cli_args *a)
         fprintf(stderr, "nnc: predict: give the data as DATA or with --input, not both\n");
         return 2;
     }
-    if (load_trained(a->positional[0], &m, &mf, &meta, &d) < 0)
+    struct free_length_source src = {(const char *const *)a->positional + 1,
+                                     (size_t)a->n_positional - 1, LENGTH_FOR_PREDICT};
+    if (load_trained(a->positional[0], &src, &m, &mf, &meta, &d) < 0)
         return report(&d);
     const char *input = a->n_positional > 1 ? a->positional[1] : "-";
     struct data_conf dc;

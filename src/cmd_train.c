@@ -77,7 +77,7 @@ static int restore_run(const struct save_ctx *c, const char *path, struct diag *
     struct model rm;
     struct model_file rmf;
     struct ckpt_meta rmeta = {0};
-    if (load_trained(path, &rm, &rmf, &rmeta, d) < 0)
+    if (load_trained(path, NULL, &rm, &rmf, &rmeta, d) < 0)
         return -1;
     int rc = 0;
     if (rm.n_weights != c->m->n_weights) {
@@ -106,22 +106,6 @@ static int restore_hook(void *ctx, const char *path, struct diag *d)
     return restore_run(ctx, path, d);
 }
 
-/* A free_length_fn: the length of None dimensions from the training data
- * (the DATA files; --input items give none). */
-static int data_length(void *ctx, const struct model *m, const struct model_file *mf,
-                       size_t *length, struct diag *d)
-{
-    const struct cli_args *a = ctx;
-    struct data_conf dc;
-    size_t values;
-    *length = 0;
-    if (data_conf_parse(mf->data, &dc, d) < 0 ||
-        dataset_values_per_sample((const char *const *)a->positional + 1,
-                                  (size_t)a->n_positional - 1, &dc, m, true, &values, d) < 0)
-        return -1;
-    return values ? free_length_from_values(m, values, a->positional[1], length, d) : 0;
-}
-
 int cmd_train(const struct cli_args *a)
 {
     const char *model_path = a->positional[0], *data_path = a->positional[1];
@@ -135,7 +119,10 @@ int cmd_train(const struct cli_args *a)
     int status = 1, sig = 0;
     bool have_val = false;
 
-    if (model_load_free(model_path, data_length, (void *)a, &m, &mf, &d) < 0)
+    /* None dimensions: the length the DATA files give (--input items give none) */
+    struct free_length_source src = {(const char *const *)a->positional + 1,
+                                     (size_t)a->n_positional - 1, LENGTH_FOR_TRAIN};
+    if (model_load_free(model_path, free_length_of_data, &src, &m, &mf, &d) < 0)
         return report(&d);
     if (model_has_free_dims(&m))
         meta.free_length = layer_free_length();

@@ -23,9 +23,12 @@ int report(const struct diag *d);
 #include "model.h"
 #include "model_file.h"
 
-/* Loads a checkpoint (or a model.json with weights) ready to run. */
-int load_trained(const char *path, struct model *m, struct model_file *mf,
-                 struct ckpt_meta *meta, struct diag *d);
+struct free_length_source;
+/* Loads a checkpoint (or a model.json with weights) ready to run; a model
+ * with None dimensions is built for the length of src's data, or else the
+ * checkpoint's (src NULL: the checkpoint's; free_length.h). */
+int load_trained(const char *path, const struct free_length_source *src, struct model *m,
+                 struct model_file *mf, struct ckpt_meta *meta, struct diag *d);
 struct data_conf;
 struct dataset;
 /* The data of train (meta receives the training data's mapping) and

@@ -4,8 +4,11 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "checkpoint.h"
+#include "data/array.h"
+#include "data/dataset.h"
 #include "diag.h"
 #include "layer.h"
 
@@ -149,4 +152,69 @@ int free_length_of_checkpoint(void *ctx, const struct model *m, const struct mod
     *length = meta.free_length;
     ckpt_meta_free(&meta);
     return 0;
+}
+
+/* Values per sample of m's first input when its None dimensions have
+ * length L. */
+static size_t values_at_length(const struct model *m, size_t L)
+{
+    const struct node *in = m->inputs[0];
+    size_t v = 1;
+    for (int i = 0; i < in->out.rank; i++)
+        v *= in->layer->free_dims & (1u << i) ? L : in->out.dim[i];
+    return v;
+}
+
+/* Values per sample in the source's data as its command reads them; 0
+ * when that is not known before reading (standard input, --input, a
+ * model of several inputs). */
+static int source_values(const struct free_length_source *src, const struct model *m,
+                         const struct model_file *mf, size_t *values, struct diag *d)
+{
+    *values = 0;
+    if (!src->n_paths || !strcmp(src->paths[0], "-") || m->n_inputs != 1)
+        return 0;
+    struct data_conf dc;
+    if (data_conf_parse(mf->data, &dc, d) < 0)
+        return -1;
+    if (src->use != LENGTH_FOR_PREDICT || data_format_detect(src->paths[0]) != DATA_CSV)
+        return dataset_values_per_sample(src->paths, src->n_paths, &dc, m,
+                                         src->use == LENGTH_FOR_TRAIN, values, d);
+    struct csv_reader *r;
+    if (csv_open(&r, src->paths[0], &dc.csv, d) < 0)
+        return -1;
+    *values = csv_n_columns(r);
+    csv_close(r);
+    return 0;
+}
+
+int free_length_of_data(void *ctx, const struct model *m, const struct model_file *mf,
+                        size_t *length, struct diag *d)
+{
+    const struct free_length_source *src = ctx;
+    *length = 0;
+    if (src->use == LENGTH_FOR_TRAIN) {
+        size_t values;
+        if (source_values(src, m, mf, &values, d) < 0)
+            return -1;
+        return values ? free_length_from_values(m, values, src->paths[0], length, d) : 0;
+    }
+    struct ckpt_meta meta;
+    if (checkpoint_load_meta(mf, &meta, d) < 0)
+        return -1;
+    *length = meta.free_length;
+    size_t values = 0, fit;
+    struct diag ignored = {{0}};
+    /* without the checkpoint's length, the data's errors are the only ones */
+    struct diag *dd = *length ? &ignored : d;
+    int rc = source_values(src, m, mf, &values, dd);
+    bool keep = values == 0 || (*length && values == values_at_length(m, *length)) ||
+                (src->use == LENGTH_FOR_PREDICT && values == meta.n_columns);
+    if (rc == 0 && !keep) {
+        rc = free_length_from_values(m, values, src->paths[0], &fit, dd);
+        if (rc == 0)
+            *length = fit;
+    }
+    ckpt_meta_free(&meta);
+    return *length ? 0 : rc;
 }

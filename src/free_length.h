@@ -42,6 +42,26 @@ int model_load_free(const char *path, free_length_fn fn, void *ctx, struct model
 int free_length_of_checkpoint(void *ctx, const struct model *m, const struct model_file *mf,
                               size_t *length, struct diag *d);
 
+/* Where a command's length for None dimensions comes from
+ * (free_length_of_data): its DATA files (none: standard input, or
+ * --input), and how it reads a CSV. */
+struct free_length_source {
+    const char *const *paths;
+    size_t n_paths;
+    enum { LENGTH_FOR_TRAIN, LENGTH_FOR_EVALUATE, LENGTH_FOR_PREDICT } use;
+};
+
+/* A free_length_fn (ctx: struct free_length_source). train: the length
+ * the data fills. evaluate, predict: the checkpoint's, unless the data
+ * holds another number of values a sample that one length fills: Keras
+ * runs a model with None dimensions on any length, and model_load_free
+ * checks that the weights do not depend on it. (predict's CSV holds the
+ * features alone, or the training data's columns; evaluate's the
+ * training data's.) Data that fits no length is left to the command's
+ * loader to report, when the checkpoint has a length. */
+int free_length_of_data(void *ctx, const struct model *m, const struct model_file *mf,
+                        size_t *length, struct diag *d);
+
 /* The length for None dimensions from `values` values per sample of m's
  * first input (m built with any length): the one length L for which the
  * input shape holds `values` values; source names the data in errors. */
