@@ -735,7 +735,18 @@ int dataset_load_eval(const char *path, const struct data_conf *dc, const struct
     size_t n_t = meta->n_target ? meta->n_target : 1;
     size_t *target = xcalloc(n_t, sizeof *target);
     size_t *features = NULL, n_f = 0;
-    if (meta->n_target) {
+    if (meta->n_target && meta->free_length && csv_n_columns(r) != meta->n_columns) {
+        /* Another length of the model's None dimensions (free_length.h):
+         * the columns as training chose them (the data section's target,
+         * else the last column), not their positions then. */
+        free(target);
+        target = NULL;
+        int unused_w;
+        size_t unused_col;
+        if (train_columns(r, path, dc, &target, &n_t, &features, &n_f, &unused_w, &unused_col, d) <
+            0)
+            goto out;
+    } else if (meta->n_target) {
         /* The training layout: the same columns by position. */
         if (csv_n_columns(r) != meta->n_columns) {
             diag_at(d, path, 0, 0, "%zu columns, the training data had %zu", csv_n_columns(r),
