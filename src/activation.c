@@ -100,8 +100,8 @@ static void softmax_forward(const float *z, float *y, size_t rows, size_t cols)
     }
 }
 
-SIMD_CLONES void activation_forward(enum act_kind k, const float *z, float *y, size_t rows,
-                                    size_t cols)
+SIMD_CLONES static void forward_clones(enum act_kind k, const float *z, float *y, size_t rows,
+                                       size_t cols)
 {
     size_t n = rows * cols;
     switch (k) {
@@ -171,6 +171,12 @@ SIMD_CLONES void activation_forward(enum act_kind k, const float *z, float *y, s
     }
 }
 
+/* The extern functions call their clones (simd.h: clones are static). */
+void activation_forward(enum act_kind k, const float *z, float *y, size_t rows, size_t cols)
+{
+    forward_clones(k, z, y, rows, cols);
+}
+
 /* Softmax Jacobian-vector product per row: dz_i = y_i (dy_i - sum_j y_j dy_j).
  * Needs only y and dy, so dz aliasing z (or dy) is harmless. */
 static void softmax_backward(const float *y, const float *dy, float *dz, size_t rows,
@@ -191,8 +197,8 @@ static void softmax_backward(const float *y, const float *dy, float *dz, size_t 
  * ReLU take the "x > 0" side as 0 / alpha at x == 0, ELU/SELU use the
  * exponential branch at 0. Each loop reads z[i], y[i], dy[i] before writing
  * dz[i], so dz may alias z or dy. */
-SIMD_CLONES void activation_backward(enum act_kind k, const float *z, const float *y,
-                                     const float *dy, float *dz, size_t rows, size_t cols)
+SIMD_CLONES static void backward_clones(enum act_kind k, const float *z, const float *y,
+                                        const float *dy, float *dz, size_t rows, size_t cols)
 {
     size_t n = rows * cols;
     switch (k) {
@@ -270,4 +276,10 @@ SIMD_CLONES void activation_backward(enum act_kind k, const float *z, const floa
     case ACT_COUNT:
         break;
     }
+}
+
+void activation_backward(enum act_kind k, const float *z, const float *y, const float *dy,
+                         float *dz, size_t rows, size_t cols)
+{
+    backward_clones(k, z, y, dy, dz, rows, cols);
 }

@@ -477,14 +477,19 @@ SIMD_CLONES static void relu_backward_sums(const float *restrict y, const float 
 
 /* Defined before its first use: clang does not make a function
  * multiversioned (SIMD_CLONES) after a call to it. */
-SIMD_CLONES void conv_column_sums(const float *restrict dz, size_t rows, size_t n,
-                                  float *restrict s)
+SIMD_CLONES static void column_sums(const float *restrict dz, size_t rows, size_t n,
+                                    float *restrict s)
 {
     for (size_t o = 0; o < n; o++)
         s[o] = 0;
     for (size_t r = 0; r < rows; r++)
         for (size_t o = 0; o < n; o++)
             s[o] += dz[r * n + o];
+}
+
+void conv_column_sums(const float *restrict dz, size_t rows, size_t n, float *restrict s)
+{
+    column_sums(dz, rows, n, s);
 }
 
 const float *conv_epilogue_backward(enum act_kind f, float *z, const float *y, const float *dy,
