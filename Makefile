@@ -3,7 +3,8 @@
 # into build/san with AddressSanitizer + UBSan.
 #   make            build build/nnc
 #   make check      install deps, build, run unit + CLI tests, plain and sanitized,
-#                   and replay the fuzz seed corpora (tests/fuzz/fuzz.mk: make fuzz)
+#                   replay the fuzz seed corpora (tests/fuzz/fuzz.mk: make fuzz),
+#                   and build nnc with clang too (build/clang: no warnings, links)
 #   make demo       install deps, build, train models/iris.yaml end to end
 #   make lint       cppcheck, and clang-format on the lines changed since main
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -92,6 +93,7 @@ check: deps
 	$(MAKE) SAN=1 all
 	$(MAKE) SAN=1 unit cli
 	$(MAKE) SAN=1 fuzz-replay
+	$(MAKE) BUILD=build/clang CC=clang all
 
 demo: deps
 	$(MAKE) all
