@@ -76,7 +76,7 @@ int cmd_evaluate(const struct cli_args *a)
         goto out;
     size_t bs = (size_t)sbs;
     int verbose = a->verbose_set ? (int)a->verbose : 0;
-    if (model_workspace_checked(&m, batch_largest(bs, ds.n), &d) < 0)
+    if (model_workspace_checked(&m, batch_largest(bs, ds.n), false, &d) < 0)
         goto out;
     double values[MODEL_MAX_VALUES];
     train_evaluate(&m, &ds, bs, verbose, values);

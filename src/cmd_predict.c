@@ -146,7 +146,7 @@ int cmd_predict(const struct cli_args *a)
     size_t bs = (size_t)sbs;
     if (pred_in_open(&in, &m, a->inputs.item, (size_t)a->inputs.n, input, &dc, &meta, bs, &d) < 0)
         goto out;
-    if (model_workspace_checked(&m, bs, &d) < 0)
+    if (model_workspace_checked(&m, bs, false, &d) < 0)
         goto out;
     /* NPY: the one selected output's shape (without its last axis with
      * --argmax). Class names only when the model has one output. */

@@ -448,17 +448,17 @@ void model_reset_states(struct model *m)
             memset(m->nodes[i].state, 0, m->max_batch * m->nodes[i].state_floats * sizeof(float));
 }
 
-int model_workspace_checked(struct model *m, size_t max_batch, struct diag *d)
+int model_workspace_checked(struct model *m, size_t max_batch, bool grads, struct diag *d)
 {
-    if (m->workspace && m->max_batch >= max_batch)
+    if (m->workspace && m->max_batch >= max_batch && (m->has_grads || !grads))
         return 0;
     size_t total = 0;
     for (size_t i = 0; i < m->n_nodes; i++) {
         size_t out = shape_size(&m->nodes[i].out);
-        total += out * (node_is_input(&m->nodes[i]) ? 1 : 2) + m->nodes[i].cache_floats;
+        total += out * (node_is_input(&m->nodes[i]) || !grads ? 1 : 2) + m->nodes[i].cache_floats;
     }
     for (size_t i = 0; i < m->n_more; i++)
-        total += 2 * shape_size(&m->more[i].out);
+        total += (grads ? 2 : 1) * shape_size(&m->more[i].out);
     /* calloc, not xcalloc: its size is the user's batch size times the
      * model's, and the one is chosen for the other (Keras would fail to
      * allocate the same tensors). The pages are the kernel's zeros until
@@ -468,29 +468,32 @@ int model_workspace_checked(struct model *m, size_t max_batch, struct diag *d)
         size_mul(total, max_batch, &floats) < 0 ? NULL : calloc(floats ? floats : 1, sizeof *p);
     if (!p) {
         diag_set(d,
-                 "batch size %zu needs %.1f GB of memory for the layers' outputs, gradients "
+                 "batch size %zu needs %.1f GB of memory for the layers' outputs%s "
                  "and caches, more than there is: use a smaller batch size",
-                 max_batch, (double)total * (double)max_batch * sizeof(float) / 1e9);
+                 max_batch, (double)total * (double)max_batch * sizeof(float) / 1e9,
+                 grads ? ", gradients" : "");
         return -1;
     }
     free(m->workspace);
     m->workspace = p;
     m->max_batch = max_batch;
+    m->has_grads = grads;
     for (size_t i = 0; i < m->n_nodes; i++) {
         struct node *n = &m->nodes[i];
         size_t out = shape_size(&n->out) * max_batch;
+        bool dy = grads && !node_is_input(n);
         n->y = p;
         p += out;
-        n->dy = node_is_input(n) ? NULL : p;
-        p += node_is_input(n) ? 0 : out;
+        n->dy = dy ? p : NULL;
+        p += dy ? out : 0;
         n->cache = n->cache_floats ? p : NULL;
         p += n->cache_floats * max_batch;
     }
     for (size_t i = 0; i < m->n_more; i++) {
         size_t out = shape_size(&m->more[i].out) * max_batch;
         m->more[i].y = p;
-        m->more[i].dy = p + out;
-        p += 2 * out;
+        m->more[i].dy = grads ? p + out : NULL;
+        p += (grads ? 2 : 1) * out;
     }
     workspace_masks_states(m, max_batch);
     return 0;
@@ -499,7 +502,14 @@ int model_workspace_checked(struct model *m, size_t max_batch, struct diag *d)
 void model_workspace(struct model *m, size_t max_batch)
 {
     struct diag d;
-    if (model_workspace_checked(m, max_batch, &d) < 0)
+    if (model_workspace_checked(m, max_batch, true, &d) < 0)
+        nnc_out_of_memory(d.msg);
+}
+
+void model_workspace_forward(struct model *m, size_t max_batch)
+{
+    struct diag d;
+    if (model_workspace_checked(m, max_batch, false, &d) < 0)
         nnc_out_of_memory(d.msg);
 }
 
@@ -708,6 +718,7 @@ double model_backward_weighted(struct model *m, size_t B, const float *y_true, c
 double model_backward_outputs(struct model *m, size_t B, const float *y_true, const float *w,
                               double *per_output)
 {
+    NNC_ASSERT(m->has_grads && B <= m->max_batch);
     if (!m->dw_zero) /* the optimizer cleared it (train.c) */
         parallel_zero(m->dw, m->n_weights);
     m->dw_zero = false;
@@ -815,7 +826,7 @@ bool model_needs_adapt(const struct model *m)
 void model_adapt(struct model *m, const float *x, size_t n, size_t batch_size)
 {
     size_t n_x = model_inputs_size(m);
-    model_workspace(m, batch_largest(batch_size, n));
+    model_workspace_forward(m, batch_largest(batch_size, n));
     /* Node by node: a later layer adapts to what the earlier, already
      * adapted ones give it. */
     for (size_t i = 0; i < m->n_nodes; i++) {

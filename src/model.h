@@ -112,6 +112,7 @@ struct model {
     struct compile_conf compile;
     /* Workspace */
     size_t max_batch;
+    bool has_grads; /* the workspace holds the outputs' gradients (dy) */
     float *workspace;
     unsigned char *masks;       /* the MASK_MAKE nodes' masks */
     float *states;              /* the stateful nodes' states */
@@ -168,12 +169,15 @@ size_t model_inputs_size(const struct model *m);
 size_t model_targets_size(const struct model *m);
 size_t model_count_params(const struct model *m, bool trainable);
 
-/* (Re)allocates the workspace for batches of up to max_batch samples; one
- * already that large is kept. Error: the memory is not to be had ("batch
- * size 2048 needs 92.5 GB of memory ..."). A command calls this once, with
- * the largest batch it will run (no larger than its data), before any of
- * the calls below. */
-int model_workspace_checked(struct model *m, size_t max_batch, struct diag *d);
+/* (Re)allocates the workspace for batches of up to max_batch samples, with
+ * the outputs' gradients for training (grads) or without, for forward
+ * passes alone (evaluate, predict: about half the address space, so a
+ * batch twice as large fits); one already
+ * that large (and with gradients when they are asked for) is kept. Error:
+ * the memory is not to be had ("batch size 2048 needs 92.5 GB of memory
+ * ..."). A command calls this once, with the largest batch it will run (no
+ * larger than its data), before any of the calls below. */
+int model_workspace_checked(struct model *m, size_t max_batch, bool grads, struct diag *d);
 /* The largest batch of n samples in batches of batch_size (Keras makes one
  * batch of all n when batch_size is larger). */
 static inline size_t batch_largest(size_t batch_size, size_t n)
@@ -181,8 +185,10 @@ static inline size_t batch_largest(size_t batch_size, size_t n)
     return n && n < batch_size ? n : batch_size;
 }
 /* The same where the workspace is known to fit (tests, or after the
- * command's call): on failure, the error and exit status 1. */
+ * command's call), with gradients or for forward passes alone: on
+ * failure, the error and exit status 1. */
 void model_workspace(struct model *m, size_t max_batch);
+void model_workspace_forward(struct model *m, size_t max_batch);
 /* Zeroes every stateful layer's state (Keras's reset_states). */
 void model_reset_states(struct model *m);
 /* Forward pass on B samples already copied into model_input(m). Output in

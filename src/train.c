@@ -186,7 +186,7 @@ void train_evaluate_steps(struct model *m, const struct dataset *ds, size_t batc
     size_t n_values = train_n_values(m);
     struct running run;
     running_init(m, &run);
-    model_workspace(m, batch_largest(batch_size, ds->n));
+    model_workspace_forward(m, batch_largest(batch_size, ds->n));
     model_reset_states(m); /* stateful layers start each evaluation afresh */
     struct loader ld;
     loader_start(&ld, m, ds, batch_size);
@@ -256,7 +256,7 @@ int train_fit(struct model *m, const struct dataset *train, const struct dataset
         return -1;
     /* One workspace for the training batches and validation's. */
     size_t most = val && val->n > train->n ? val->n : train->n;
-    if (model_workspace_checked(m, batch_largest(bs, most), d) < 0)
+    if (model_workspace_checked(m, batch_largest(bs, most), true, d) < 0)
         return -1;
     size_t *perm = xcalloc(train->n, sizeof *perm);
     /* steps_per_epoch: with in-memory data Keras recreates the iterator
