@@ -93,7 +93,9 @@ struct arg_def {
 /* ---- layers ------------------------------------------------------------- */
 
 #define LAYER_MAX_PARAMS 8
-#define LAYER_MAX_OUTPUTS 5 /* Bidirectional(LSTM) with return_state: output, 2 x (h, c) */
+/* Bidirectional(LSTM) with return_state and merge_mode None: its two
+ * outputs, then 2 x (h, c) */
+#define LAYER_MAX_OUTPUTS 6
 
 struct param {
     const char *name;       /* Keras weight name: "kernel", "bias", ... */

@@ -401,6 +401,40 @@ START_TEST(test_bi_gradient)
 }
 END_TEST
 
+/* merge_mode None: the two directions as two outputs (then the states),
+ * each consumed on its own: the forward one by a Dense, the backward one
+ * (flipped back to input order) by another, with and without
+ * return_sequences and return_state. */
+START_TEST(test_bi_unmerged_gradient)
+{
+    const char *cls = rnn_classes[_i / 4];
+    bool sequences = _i % 2, states = _i / 2 % 2;
+    char yaml[1024], what[96];
+    snprintf(yaml, sizeof yaml,
+             "inputs:\n"
+             "  - Input: {name: x, shape: [4, 2]}\n"
+             "layers:\n"
+             "  - Dense: {name: pre, units: 3, inputs: x, kernel_initializer: {random_uniform: "
+             "{minval: -1.5, maxval: 1.5}}}\n"
+             "  - Bidirectional: {name: bi, layer: {%s: {units: 3%s%s}}, merge_mode: null, "
+             "inputs: pre}\n"
+             "  - Flatten: {name: f0, inputs: \"bi[0]\"}\n"
+             "  - Flatten: {name: f1, inputs: \"bi[1]\"}\n"
+             "  - Dense: {name: d0, units: 2, inputs: f0}\n"
+             "  - Dense: {name: d1, units: 2, activation: tanh, inputs: f1}\n"
+             "%s"
+             "  - Add: {name: sum, inputs: [d0, d1%s]}\n"
+             "outputs: [sum]\n"
+             "compile: {loss: mse}\n",
+             cls, sequences ? ", return_sequences: true" : "", states ? ", return_state: true" : "",
+             states ? "  - Dense: {name: d2, units: 2, inputs: \"bi[3]\"}\n" : "",
+             states ? ", d2" : "");
+    snprintf(what, sizeof what, "Bidirectional(%s) unmerged%s%s", cls,
+             sequences ? " sequences" : "", states ? " states" : "");
+    check_model(yaml, 3, false, what);
+}
+END_TEST
+
 /* A time mask on the wrapper's input (node 1 is the Dense before it), as
  * Embedding(mask_zero) or Masking would give: both directions honour it and
  * masked steps of a returned sequence are 0. */
@@ -721,17 +755,16 @@ START_TEST(test_wrapper_errors)
         {"Bidirectional: {Dense: 3}", "[4, 2]",
          "Bidirectional needs a recurrent layer (SimpleRNN, LSTM, GRU), found Dense"},
         {"Bidirectional: {merge_mode: sum}", "[4, 2]", "Bidirectional needs argument 'layer'"},
-        {"Bidirectional: {layer: {LSTM: 3}, merge_mode: null}", "[4, 2]",
-         "Bidirectional with merge_mode None (the two outputs unmerged) is not supported by nnc"},
         {"Bidirectional: {layer: {LSTM: 3}, merge_mode: add}", "[4, 2]",
          "unknown merge_mode 'add'"},
         {"Bidirectional: {layer: {LSTM: 3}, backward_layer: {LSTM: 3}}", "[4, 2]",
          "the forward and backward layers of Bidirectional need different go_backwards values"},
         {"Bidirectional: {layer: {LSTM: 3}, backward_layer: {LSTM: {units: 3, go_backwards: "
-         "true, return_sequences: true}}}", "[4, 2]",
-         "need the same return_sequences, found false and true"},
+         "true, return_sequences: true}}}",
+         "[4, 2]", "need the same return_sequences, found false and true"},
         {"Bidirectional: {layer: {LSTM: 3}, backward_layer: {GRU: {units: 4, go_backwards: "
-         "true}}}", "[4, 2]",
+         "true}}}",
+         "[4, 2]",
          "the backward layer's output (None, 4) differs from the forward layer's (None, 3)"},
         {"Bidirectional: {layer: {LSTM: 3}, backward_layer: {Dense: 3}}", "[4, 2]",
          "needs a recurrent layer (SimpleRNN, LSTM, GRU), found Dense"},
@@ -739,6 +772,9 @@ START_TEST(test_wrapper_errors)
          "TimeDistributed takes a layer with one output; 'lstm' has 3 (return_state)"},
         {"Bidirectional: {LSTM: {units: 3, return_state: true}}", "[4, 2]",
          "all layers in a Sequential model should have a single output tensor"},
+        {"Bidirectional: {layer: {LSTM: 3}, merge_mode: null}", "[4, 2]",
+         "layer 'bidirectional' has 2 outputs: all layers in a Sequential model should have a "
+         "single output tensor"},
         {"Bidirectional: {LSTM: {units: 3, activity_regularizer: l2}, merge_mode: sum}", "[4, 2]",
          "supported by nnc only with merge_mode concat"},
         {"Bidirectional: {LSTM: 3}", "[4]", "LSTM expects"},
@@ -778,6 +814,7 @@ static Suite *wrappers_suite(void)
     tc = tcase_create("bidirectional");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_bi_gradient, 0, 24);
+    tcase_add_loop_test(tc, test_bi_unmerged_gradient, 0, 12);
     tcase_add_loop_test(tc, test_bi_masked_gradient, 0, 8);
     tcase_add_test(tc, test_bi_dropout_training);
     tcase_add_loop_test(tc, test_bi_forward, 0, 16);

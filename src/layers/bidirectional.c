@@ -11,7 +11,8 @@
  * Keras sets zero_output_for_mask, so masked steps output 0; the mask goes
  * to both layers unchanged and is kept on the output. With return_state
  * the final states follow the output, the forward layer's then the
- * backward's. merge_mode None (two unmerged outputs) is not supported.
+ * backward's. merge_mode None: two outputs, yf and yb (flipped back, as
+ * the merge reads it), then the states; the mask is kept on the first.
  *
  * Cache per call: the two inner caches, then yf, yb (kept for backward),
  * then dyf, dyb (backward's scratch), each region B samples long. */
@@ -68,9 +69,7 @@ static int bidirectional_validate(const struct layer *l, const struct spec_node 
                                   struct diag *d)
 {
     const struct bidirectional_conf *c = l->conf;
-    if (!c->merge_mode)
-        return spec_error(where, d, "Bidirectional with merge_mode None (the two outputs "
-                          "unmerged) is not supported by nnc");
+    (void)where;
     if (check_recurrent(c->layer, d) < 0)
         return -1;
     const struct layer *b = c->backward_layer;
@@ -122,7 +121,8 @@ static int bidirectional_build(struct layer *l, const struct shape *in, size_t n
                           shape_format(&ob, b, sizeof b), shape_format(&of, a, sizeof a));
     }
     *out = of;
-    if (!strcmp(c->merge_mode, "concat"))
+    bool concat = c->merge_mode && !strcmp(c->merge_mode, "concat");
+    if (concat)
         out->dim[out->rank - 1] *= 2;
     /* Each inner layer's penalty is on its own output; summed, that is the
      * penalty on the concatenation, and only then. */
@@ -130,8 +130,7 @@ static int bidirectional_build(struct layer *l, const struct shape *in, size_t n
                              *ab = layer_activity_regularizer(bwd);
     c->activity = (struct regularizer){0};
     if (af || ab) {
-        if (strcmp(c->merge_mode, "concat") != 0 || !af || !ab || af->l1 != ab->l1 ||
-            af->l2 != ab->l2)
+        if (!concat || !af || !ab || af->l1 != ab->l1 || af->l2 != ab->l2)
             return spec_error(l->where, d,
                               "an activity_regularizer inside Bidirectional is supported by nnc "
                               "only with merge_mode concat and the same one on both layers");
@@ -149,7 +148,7 @@ struct bi {
     size_t cf, cb;  /* inner cache floats per sample */
     size_t sf;      /* forward state floats per sample */
     size_t ns;      /* state outputs of each inner layer (return_state), else 0 */
-    enum { CONCAT, SUM, MUL, AVE } mode;
+    enum { CONCAT, SUM, MUL, AVE, NONE } mode; /* NONE: yb is a second output */
 };
 
 static void bi_get(const struct layer *l, struct bi *s)
@@ -169,7 +168,11 @@ static void bi_get(const struct layer *l, struct bi *s)
     s->sf = s->fwd->ops->state_floats ? s->fwd->ops->state_floats(s->fwd) : 0;
     s->ns = layer_n_outputs(s->fwd) - 1;
     const char *m = c->merge_mode;
-    s->mode = !strcmp(m, "concat") ? CONCAT : !strcmp(m, "sum") ? SUM : !strcmp(m, "mul") ? MUL : AVE;
+    s->mode = !m                     ? NONE
+              : !strcmp(m, "concat") ? CONCAT
+              : !strcmp(m, "sum")    ? SUM
+              : !strcmp(m, "mul")    ? MUL
+                                     : AVE;
 }
 
 static size_t bidirectional_cache(const struct layer *l, const struct shape *in,
@@ -203,14 +206,16 @@ static void inner_calls(const struct layer *l, const struct bi *s, const struct 
     in->b.dy = in->dyb;
     in->b.cache = c->cache + B * s->cf;
     in->b.state = c->state ? c->state + B * s->sf : NULL;
-    /* return_state: the forward layer's states, then the backward's. */
+    /* return_state: the forward layer's states, then the backward's (after
+     * the backward output without a merge). */
+    size_t at = s->mode == NONE ? 1 : 0;
     if (c->more_y) {
-        in->f.more_y = c->more_y;
-        in->b.more_y = c->more_y + s->ns;
+        in->f.more_y = c->more_y + at;
+        in->b.more_y = c->more_y + at + s->ns;
     }
     if (c->more_dy) {
-        in->f.more_dy = c->more_dy;
-        in->b.more_dy = c->more_dy + s->ns;
+        in->f.more_dy = c->more_dy + at;
+        in->b.more_dy = c->more_dy + at + s->ns;
     }
 }
 
@@ -244,12 +249,19 @@ static void merge_forward(void *ctx, size_t begin, size_t end)
     for (size_t b = begin; b < end; b++)
         for (size_t t = 0; t < s->T; t++) {
             float *y = m->c->y + (b * s->T + t) * width;
+            float *y2 = s->mode == NONE ? m->c->more_y[0] + (b * s->T + t) * U : NULL;
             if (masked(m, b, t)) {
                 memset(y, 0, width * sizeof *y);
+                if (y2)
+                    memset(y2, 0, U * sizeof *y2);
                 continue;
             }
             const float *f = step_f(m, m->in->yf, b, t), *r = step_f(m, m->in->yb, b, flipped(m, t));
             switch (s->mode) {
+            case NONE:
+                memcpy(y, f, U * sizeof *y);
+                memcpy(y2, r, U * sizeof *y2);
+                break;
             case CONCAT:
                 memcpy(y, f, U * sizeof *y);
                 memcpy(y + U, r, U * sizeof *y);
@@ -270,6 +282,7 @@ static void merge_backward(void *ctx, size_t begin, size_t end)
     for (size_t b = begin; b < end; b++)
         for (size_t t = 0; t < s->T; t++) {
             const float *dy = m->c->dy + (b * s->T + t) * width;
+            const float *dy2 = s->mode == NONE ? m->c->more_dy[0] + (b * s->T + t) * U : NULL;
             float *df = m->in->dyf + (b * s->T + t) * U;
             float *dr = m->in->dyb + (b * s->T + flipped(m, t)) * U;
             if (masked(m, b, t)) {
@@ -279,6 +292,10 @@ static void merge_backward(void *ctx, size_t begin, size_t end)
             }
             const float *f = step_f(m, m->in->yf, b, t), *r = step_f(m, m->in->yb, b, flipped(m, t));
             switch (s->mode) {
+            case NONE:
+                memcpy(df, dy, U * sizeof *df);
+                memcpy(dr, dy2, U * sizeof *dr);
+                break;
             case CONCAT:
                 memcpy(df, dy, U * sizeof *df);
                 memcpy(dr, dy + U, U * sizeof *dr);
@@ -346,19 +363,22 @@ static size_t bidirectional_state(const struct layer *l)
            (b->ops->state_floats ? b->ops->state_floats(b) : 0);
 }
 
-/* With return_state: [output] + forward states + backward states
- * (Bidirectional.call and compute_output_shape). */
+/* With return_state: [output] + forward states + backward states; with
+ * merge_mode None the output is [yf, yb] (Bidirectional.call and
+ * compute_output_shape). */
 static size_t bidirectional_more_outputs(const struct layer *l, struct shape *shapes)
 {
     const struct bidirectional_conf *c = l->conf;
     const struct layer *f = c->layer;
-    size_t n = layer_n_outputs(f) - 1;
+    size_t n = layer_n_outputs(f) - 1, at = c->merge_mode ? 0 : 1;
+    if (shapes && at)
+        shapes[0] = f->out_shape;
     if (shapes && n) {
-        f->ops->more_outputs(f, shapes);
+        f->ops->more_outputs(f, shapes + at);
         for (size_t k = 0; k < n; k++)
-            shapes[n + k] = shapes[k];
+            shapes[at + n + k] = shapes[at + k];
     }
-    return 2 * n;
+    return at + 2 * n;
 }
 
 const struct layer_ops bidirectional_ops = {
