@@ -7,9 +7,10 @@
  * parallel over the batch, the kernel gradient in parallel over channels.
  * Cache: [z (B*OH*OW*C*M) when the activation is not linear]
  * [bias-gradient sums (B*C*M)]. */
+#include "../parallel.h"
+#include "../simd.h"
 #include "conv_common.h"
 #include "layers.h"
-#include "../parallel.h"
 
 /* ---- the depthwise convolution (shared with SeparableConv2D) -------------- */
 
@@ -25,6 +26,17 @@ static inline bool tap_at(const struct conv_geom *g, size_t oh, size_t ow, size_
     return true;
 }
 
+/* acc[i] += a[i] b[i]: the one-filter-per-channel (depth_multiplier 1)
+ * inner loop of all three passes, over a row of channels; restrict, as
+ * the three arrays are distinct buffers, lets it vectorize without
+ * overlap checks. */
+static inline void madd(float *restrict acc, const float *restrict a, const float *restrict b,
+                        size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += a[i] * b[i];
+}
+
 struct dw_job {
     const struct conv_geom *g;
     size_t M;
@@ -33,7 +45,7 @@ struct dw_job {
     size_t B;
 };
 
-static void forward_chunk(void *ctx, size_t b0, size_t b1)
+SIMD_CLONES static void forward_chunk(void *ctx, size_t b0, size_t b1)
 {
     const struct dw_job *j = ctx;
     const struct conv_geom *g = j->g;
@@ -53,8 +65,7 @@ static void forward_chunk(void *ctx, size_t b0, size_t b1)
                             continue;
                         const float *xp = x + xo, *wp = j->kernel + t * CM;
                         if (M == 1)
-                            for (size_t c = 0; c < C; c++)
-                                zp[c] += xp[c] * wp[c];
+                            madd(zp, xp, wp, C);
                         else
                             for (size_t c = 0; c < C; c++)
                                 for (size_t m = 0; m < M; m++)
@@ -72,7 +83,7 @@ void conv_depthwise_forward(const struct conv_geom *g, size_t M, size_t B, const
 }
 
 /* dx[pixel, c] += sum_m kernel[t, c, m] dz[p, c*M + m], per sample. */
-static void input_grad_chunk(void *ctx, size_t b0, size_t b1)
+SIMD_CLONES static void input_grad_chunk(void *ctx, size_t b0, size_t b1)
 {
     const struct dw_job *j = ctx;
     const struct conv_geom *g = j->g;
@@ -90,6 +101,10 @@ static void input_grad_chunk(void *ctx, size_t b0, size_t b1)
                             continue;
                         float *dxp = dx + xo;
                         const float *wp = j->kernel + t * CM;
+                        if (M == 1) {
+                            madd(dxp, wp, dzp, C);
+                            continue;
+                        }
                         for (size_t c = 0; c < C; c++) {
                             float s = 0;
                             for (size_t m = 0; m < M; m++)
@@ -104,7 +119,7 @@ static void input_grad_chunk(void *ctx, size_t b0, size_t b1)
 /* dkernel[t, c, m] += sum over samples and positions of x dz, for the
  * channels [c0, c1): each chunk owns its channels, so no two threads add
  * into the same weight and the order of the sums is fixed. */
-static void kernel_grad_chunk(void *ctx, size_t c0, size_t c1)
+SIMD_CLONES static void kernel_grad_chunk(void *ctx, size_t c0, size_t c1)
 {
     const struct dw_job *j = ctx;
     const struct conv_geom *g = j->g;
@@ -122,6 +137,10 @@ static void kernel_grad_chunk(void *ctx, size_t c0, size_t c1)
                             continue;
                         const float *xp = x + xo;
                         float *dwp = j->dkernel + t * CM;
+                        if (M == 1) {
+                            madd(dwp + c0, xp + c0, dzp + c0, c1 - c0);
+                            continue;
+                        }
                         for (size_t c = c0; c < c1; c++)
                             for (size_t m = 0; m < M; m++)
                                 dwp[c * M + m] += xp[c] * dzp[c * M + m];
