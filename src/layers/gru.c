@@ -17,6 +17,44 @@
 
 /* ---- reset_after: the recurrent projection of the step in one GEMM ---- */
 
+/* The element-wise loops of a step, over a row's U units, on distinct
+ * arrays (restrict) and compiled for AVX2 and AVX-512 too (GATE_CLONES):
+ * the same operations as written out before, so the same results.
+ * z and r's pre-activations get the recurrent part and its bias, and RH
+ * the h block's: z[0, 2U) += rec + b_rec, rh = rec_h + b_rec_h (no bias:
+ * + 0, as before). */
+GATE_CLONES static void after_add_recurrent(size_t U, float *restrict z, const float *restrict rec,
+                                            const float *restrict brec, float *restrict rh)
+{
+    if (brec) {
+        for (size_t j = 0; j < 2 * U; j++)
+            z[j] += rec[j] + brec[j];
+        for (size_t j = 0; j < U; j++)
+            rh[j] = rec[2 * U + j] + brec[2 * U + j];
+    } else {
+        for (size_t j = 0; j < 2 * U; j++)
+            z[j] += rec[j] + 0.0f;
+        for (size_t j = 0; j < U; j++)
+            rh[j] = rec[2 * U + j] + 0.0f;
+    }
+}
+
+/* Xh + r Rh, into the h block of z. */
+GATE_CLONES static void after_candidate(size_t U, float *restrict zh, const float *restrict rg,
+                                        const float *restrict rh)
+{
+    for (size_t j = 0; j < U; j++)
+        zh[j] += rg[j] * rh[j];
+}
+
+/* h = z h_prev + (1 - z) h~ */
+GATE_CLONES static void gru_new_h(size_t U, float *restrict h, const float *restrict zg,
+                                  const float *restrict h_prev, const float *restrict hh)
+{
+    for (size_t j = 0; j < U; j++)
+        h[j] = zg[j] * h_prev[j] + (1.0f - zg[j]) * hh[j];
+}
+
 static void after_rows(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
 {
     size_t U = r->U, G = r->G, t = rnn_time(r, s);
@@ -24,21 +62,34 @@ static void after_rows(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
     const float *brec = r->bias ? r->bias + G : NULL;
     for (size_t b = b0; b < b1; b++) {
         float *z = rnn_row(r->z, r, b, t, G), *a = rnn_row(r->a, r, b, t, G);
-        const float *rec = r->sc + b * G;
         float *rh = rnn_row(r->ex, r, b, t, U);
-        for (size_t j = 0; j < 2 * U; j++)
-            z[j] += rec[j] + (brec ? brec[j] : 0.0f);
-        rnn_act(ga, z, a, U);
-        rnn_act(ga, z + U, a + U, U);
-        for (size_t j = 0; j < U; j++) {
-            rh[j] = rec[2 * U + j] + (brec ? brec[2 * U + j] : 0.0f);
-            z[2 * U + j] += a[U + j] * rh[j];
-        }
+        after_add_recurrent(U, z, r->sc + b * G, brec, rh);
+        rnn_act(ga, z, a, 2 * U);
+        after_candidate(U, z + 2 * U, a + U, rh);
         rnn_act(fa, z + 2 * U, a + 2 * U, U);
-        const float *h_prev = rnn_row(r->hp, r, b, t, U), *zg = a, *hh = a + 2 * U;
-        float *h = rnn_h_new(r, s, b);
-        for (size_t j = 0; j < U; j++)
-            h[j] = zg[j] * h_prev[j] + (1.0f - zg[j]) * hh[j];
+        gru_new_h(U, rnn_h_new(r, s, b), a, rnn_row(r->hp, r, b, t, U), a + 2 * U);
+    }
+}
+
+/* after_back_rows for Keras's default activations (sigmoid gates, tanh),
+ * fused into one loop: the same operations in the same order, with
+ * sigmoid' = a (1 - a) and tanh' = 1 - a^2 from the activations, as
+ * activation_backward computes them. */
+GATE_CLONES static void after_back_sigmoid_tanh(size_t U, float *restrict z,
+                                                const float *restrict a,
+                                                const float *restrict h_prev, float *restrict rh,
+                                                float *restrict gh)
+{
+    for (size_t j = 0; j < U; j++) {
+        float zg = a[j], rg = a[U + j], hh = a[2 * U + j], g = gh[j];
+        float dzg = g * (h_prev[j] - hh), dhh = g * (1.0f - zg);
+        gh[j] = g * zg;
+        float dxh = dhh * (1.0f - hh * hh);
+        float drg = dxh * rh[j];
+        z[2 * U + j] = dxh;
+        rh[j] = dxh * rg;
+        z[j] = dzg * zg * (1.0f - zg);
+        z[U + j] = drg * rg * (1.0f - rg);
     }
 }
 
@@ -57,6 +108,10 @@ static void after_back_rows(const struct rnn_run *r, size_t s, size_t b0, size_t
             continue;
         }
         const float *a = rnn_row(r->a, r, b, t, G), *h_prev = rnn_row(r->hp, r, b, t, U);
+        if (ga == ACT_SIGMOID && fa == ACT_TANH) {
+            after_back_sigmoid_tanh(U, z, a, h_prev, rh, r->gh + b * U);
+            continue;
+        }
         const float *zg = a, *rg = a + U, *hh = a + 2 * U;
         float *gh = r->gh + b * U, *da = r->sc + b * G;
         for (size_t j = 0; j < U; j++) {
