@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "approx_math.h"
 #include "simd.h"
 
 /* tf.nn.selu constants (keras/activations.py selu -> tf.nn.selu), in the
@@ -66,17 +67,7 @@ static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
  * between values (x > 0 ? d : 0), so they compile to masks instead of a
  * branch per element (a mispredicted one for about half the elements).
  * Every result is the same bit for bit. */
-#if defined(__clang__)
-#define IVDEP _Pragma("clang loop vectorize(assume_safety)")
-/* At -O1 (the fuzzing and sanitizer builds) clang runs no loop vectorizer
- * and would report every such loop as a failed transformation. */
-#pragma clang diagnostic ignored "-Wpass-failed"
-
-#elif defined(__GNUC__)
-#define IVDEP _Pragma("GCC ivdep")
-#else
-#define IVDEP
-#endif
+#define IVDEP SIMD_INDEPENDENT
 
 /* softmax along each row of a (rows, cols) block: subtract the row max so
  * exp never overflows, sum in double, scale by the reciprocal as TF's
@@ -100,6 +91,20 @@ static void softmax_forward(const float *z, float *y, size_t rows, size_t cols)
     }
 }
 
+/* tanh, and scale x or alpha (e^x - 1) (ELU: 1, 1; SELU: its constants),
+ * by approx_math.h, vectorized with AVX-512 (SIMD_CLONES_512); y may be
+ * z. */
+SIMD_CLONES_512 static void tanh_values(const float *z, float *y, size_t n)
+{
+    IVDEP for (size_t i = 0; i < n; i++) y[i] = tanh_approx(z[i]);
+}
+
+SIMD_CLONES_512 static void elu_values(const float *z, float *y, size_t n, float scale, float alpha)
+{
+    IVDEP for (size_t i = 0; i < n; i++) y[i] =
+        z[i] > 0 ? scale * z[i] : alpha * expm1_approx(z[i]);
+}
+
 SIMD_CLONES static void forward_clones(enum act_kind k, const float *z, float *y, size_t rows,
                                        size_t cols)
 {
@@ -119,21 +124,7 @@ SIMD_CLONES static void forward_clones(enum act_kind k, const float *z, float *y
         for (size_t i = 0; i < n; i++)
             y[i] = sigmoidf(z[i]);
         break;
-    case ACT_TANH:
-        for (size_t i = 0; i < n; i++)
-            y[i] = tanhf(z[i]);
-        break;
-    case ACT_SOFTMAX:
-        softmax_forward(z, y, rows, cols);
-        break;
-    case ACT_ELU: /* alpha = 1: x if x > 0 else exp(x) - 1 (tf.nn.elu) */
-        for (size_t i = 0; i < n; i++)
-            y[i] = z[i] > 0 ? z[i] : expm1f(z[i]);
-        break;
-    case ACT_SELU: /* scale * (x if x > 0 else alpha * (exp(x) - 1)) */
-        for (size_t i = 0; i < n; i++)
-            y[i] = z[i] > 0 ? SELU_SCALE * z[i] : SELU_SCALE * SELU_ALPHA * expm1f(z[i]);
-        break;
+    case ACT_SOFTMAX: softmax_forward(z, y, rows, cols); break;
     case ACT_SOFTPLUS: /* log(1 + e^x) = max(x, 0) + log1p(e^-|x|), no overflow */
         for (size_t i = 0; i < n; i++)
             y[i] = fmaxf(z[i], 0) + log1pf(expf(-fabsf(z[i])));
@@ -166,6 +157,9 @@ SIMD_CLONES static void forward_clones(enum act_kind k, const float *z, float *y
         for (size_t i = 0; i < n; i++)
             y[i] = z[i] > 0 ? z[i] : LEAKY_SLOPE * z[i];
         break;
+    case ACT_TANH: /* activation_forward's own */
+    case ACT_ELU:
+    case ACT_SELU:
     case ACT_COUNT:
         break;
     }
@@ -174,7 +168,19 @@ SIMD_CLONES static void forward_clones(enum act_kind k, const float *z, float *y
 /* The extern functions call their clones (simd.h: clones are static). */
 void activation_forward(enum act_kind k, const float *z, float *y, size_t rows, size_t cols)
 {
-    forward_clones(k, z, y, rows, cols);
+    /* Called from here, not from forward_clones: a clone calls the clone
+     * of its own target, and forward_clones has no AVX-512 one. */
+    size_t n = rows * cols;
+    switch (k) {
+    case ACT_TANH: /* approx_math.h, as the recurrent gates' */ tanh_values(z, y, n); return;
+    case ACT_ELU: /* alpha = 1: x if x > 0 else exp(x) - 1 (tf.nn.elu) */
+        elu_values(z, y, n, 1.0f, 1.0f);
+        return;
+    case ACT_SELU: /* scale * (x if x > 0 else alpha * (exp(x) - 1)) */
+        elu_values(z, y, n, SELU_SCALE, SELU_SCALE * SELU_ALPHA);
+        return;
+    default: forward_clones(k, z, y, rows, cols);
+    }
 }
 
 /* Softmax Jacobian-vector product per row: dz_i = y_i (dy_i - sum_j y_j dy_j).

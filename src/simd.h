@@ -16,8 +16,14 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+/* With AVX-512 too, for loops of arithmetic whose selects pick between
+ * values already computed (approx_math.h's exp and tanh, the recurrent
+ * gates): GCC 12 vectorizes those only with AVX-512's masks ("control flow
+ * in loop" for AVX2 and SSE2, which then run them scalar). */
+#define SIMD_CLONES_512 __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define SIMD_CLONES
+#define SIMD_CLONES_512
 #endif
 
 /* Before a loop whose iterations are independent although the compiler

@@ -5,11 +5,11 @@
  * outputs), keras/backend.py rnn() (a masked step keeps the state and
  * repeats the previous output), keras/layers/rnn/dropout_rnn_cell_mixin.py
  * (one dropout mask per sequence). */
-#include <stdint.h>
 #include <string.h>
 
-#include "../parallel_gemm.h"
+#include "../approx_math.h"
 #include "../parallel.h"
+#include "../parallel_gemm.h"
 #include "rnn_common.h"
 
 /* ---- arguments and shapes ------------------------------------------------ */
@@ -270,34 +270,10 @@ void rnn_rows(const struct rnn_run *r, size_t s, size_t work_per_sample, rnn_row
 
 /* ---- the gates' sigmoid and tanh ------------------------------------------ */
 
-/* exp, sigmoid and tanh written so that GCC vectorizes their loops (no
- * calls, no branches): they are a quarter of an LSTM's training time with
- * libm's scalar expf/tanhf. exp as Cephes's expf: n = round(x log2 e) by
- * the 1.5 * 2^23 trick, r = x - n ln 2 in two parts, a degree-6
- * polynomial, times 2^n built in the exponent bits; within 2 ulp of expf
- * over [-87, 88] (x is clamped there). tanh: Cephes's tanhf polynomial for
- * |x| < 0.625, else 1 - 2 / (e^2|x| + 1), with x's sign. The loops are
- * also compiled for AVX2 and AVX-512 and picked at load time (target_clones):
- * the same operations element by element (ISO C: no FMA contraction), so
- * the same results, two to four times as many per instruction. */
-static inline float exp_approx(float x)
-{
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &e, sizeof scale);
-    return p * scale;
-}
-
+/* The gates' sigmoid and tanh by approx_math.h, vectorized: also compiled
+ * for AVX2 and AVX-512 and picked at load time (target_clones), the same
+ * operations element by element, so the same results, two to four times
+ * as many per instruction. */
 GATE_CLONES static void sigmoid_rows(const float *restrict z, float *restrict y, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -306,14 +282,8 @@ GATE_CLONES static void sigmoid_rows(const float *restrict z, float *restrict y,
 
 GATE_CLONES static void tanh_rows(const float *restrict z, float *restrict y, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        float x = z[i], a = x < 0 ? -x : x, s = a * a;
-        float small = ((((-5.70498872745e-3f * s + 2.06390887954e-2f) * s - 5.37397155531e-2f) * s +
-                        1.33314422036e-1f) * s - 3.33332819422e-1f) * s * a + a;
-        float large = 1.0f - 2.0f / (exp_approx(2.0f * a) + 1.0f);
-        float t = a < 0.625f ? small : large;
-        y[i] = x < 0 ? -t : t;
-    }
+    for (size_t i = 0; i < n; i++)
+        y[i] = tanh_approx(z[i]);
 }
 
 void rnn_act(enum act_kind k, const float *z, float *y, size_t n)

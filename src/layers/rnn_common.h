@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #include "../layer.h"
+#include "../simd.h"
 
 struct rnn_cell;
 
@@ -143,7 +144,7 @@ void rnn_backward(const struct layer *l, const struct layer_call *c);
 
 /* Element-wise gate loops compiled for AVX-512, AVX2 and the baseline,
  * chosen at load time; ISO C's no-contraction keeps the results equal. */
-#define GATE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define GATE_CLONES SIMD_CLONES_512
 
 static inline size_t rnn_time(const struct rnn_run *r, size_t s)
 {
