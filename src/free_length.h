@@ -1,9 +1,10 @@
 /* None dimensions in a model's input shapes (input_shape: [null, 8], an
  * Embedding without input_length). Keras builds such a model once and runs
- * it on any length; nnc builds it for one length (layer_set_free_length),
- * which train takes from its data, and which the checkpoint keeps
- * (nnc.free_length) for evaluate and predict. Weights never depend on the
- * length (Keras refuses such a model), so every build has the same ones. */
+ * it on any length; nnc builds it for one length (layer_set_free_length):
+ * the one each command's data gives, train's kept in the checkpoint
+ * (nnc.free_length) for evaluate and predict when theirs gives none.
+ * Weights never depend on the length (Keras refuses such a model), so
+ * every build has the same ones. */
 #ifndef NNC_FREE_LENGTH_H
 #define NNC_FREE_LENGTH_H
 
