@@ -91,6 +91,16 @@ void winograd_kernel(const struct conv_geom *g, size_t F, const float *kernel, f
         kernel_channel(kernel + c * F, CF, F, u + c * F);
 }
 
+/* B^T's combinations of four values d0..d3 (d0 - d2, d1 + d2, d2 - d1,
+ * d1 - d3) into o, o + stride, o + 2 stride, o + 3 stride. */
+static inline void bt_combine(float d0, float d1, float d2, float d3, float *o, size_t stride)
+{
+    o[0] = d0 - d2;
+    o[stride] = d1 + d2;
+    o[2 * stride] = d2 - d1;
+    o[3 * stride] = d1 - d3;
+}
+
 /* B^T d B of one input tile, over its C channels: the tile's pixel at row
  * i, column j is x + i * row + j * C (C floats), v's plane k is at
  * v + k * stride. Written out in full: with loops over the tile, GCC
@@ -114,22 +124,10 @@ SIMD_CLONES static void input_tile(const float *restrict x, size_t row, size_t C
         float h2 = x1[c2 + c] - x3[c2 + c], h3 = x1[c3 + c] - x3[c3 + c];
         /* (B^T d) B: the same combinations of the columns, row by row */
         float *o = v + c;
-        o[0] = a0 - a2;
-        o[stride] = a1 + a2;
-        o[2 * stride] = a2 - a1;
-        o[3 * stride] = a1 - a3;
-        o[4 * stride] = b0 - b2;
-        o[5 * stride] = b1 + b2;
-        o[6 * stride] = b2 - b1;
-        o[7 * stride] = b1 - b3;
-        o[8 * stride] = e0 - e2;
-        o[9 * stride] = e1 + e2;
-        o[10 * stride] = e2 - e1;
-        o[11 * stride] = e1 - e3;
-        o[12 * stride] = h0 - h2;
-        o[13 * stride] = h1 + h2;
-        o[14 * stride] = h2 - h1;
-        o[15 * stride] = h1 - h3;
+        bt_combine(a0, a1, a2, a3, o, stride);
+        bt_combine(b0, b1, b2, b3, o + 4 * stride, stride);
+        bt_combine(e0, e1, e2, e3, o + 8 * stride, stride);
+        bt_combine(h0, h1, h2, h3, o + 12 * stride, stride);
     }
 }
 
