@@ -61,13 +61,12 @@ static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
 
 /* The element-wise loops vectorize: y and z (dz and z or dy) may be the same
  * buffer, but element i only ever reads index i before writing it, so there
- * is no dependence between iterations, which IVDEP tells the compiler
- * (otherwise it checks the pointers at run time and, as they are equal,
- * runs the scalar loop). ReLU's selects load both sides first and pick
+ * is no dependence between iterations, which SIMD_INDEPENDENT (simd.h)
+ * tells the compiler (otherwise it checks the pointers at run time and,
+ * as they are equal, runs the scalar loop). ReLU's selects load both sides first and pick
  * between values (x > 0 ? d : 0), so they compile to masks instead of a
  * branch per element (a mispredicted one for about half the elements).
  * Every result is the same bit for bit. */
-#define IVDEP SIMD_INDEPENDENT
 
 /* softmax along each row of a (rows, cols) block: subtract the row max so
  * exp never overflows, sum in double, scale by the reciprocal as TF's
@@ -96,13 +95,16 @@ static void softmax_forward(const float *z, float *y, size_t rows, size_t cols)
  * z. */
 SIMD_CLONES_512 static void tanh_values(const float *z, float *y, size_t n)
 {
-    IVDEP for (size_t i = 0; i < n; i++) y[i] = tanh_approx(z[i]);
+    SIMD_INDEPENDENT
+    for (size_t i = 0; i < n; i++)
+        y[i] = tanh_approx(z[i]);
 }
 
 SIMD_CLONES_512 static void elu_values(const float *z, float *y, size_t n, float scale, float alpha)
 {
-    IVDEP for (size_t i = 0; i < n; i++) y[i] =
-        z[i] > 0 ? scale * z[i] : alpha * expm1_approx(z[i]);
+    SIMD_INDEPENDENT
+    for (size_t i = 0; i < n; i++)
+        y[i] = z[i] > 0 ? scale * z[i] : alpha * expm1_approx(z[i]);
 }
 
 SIMD_CLONES static void forward_clones(enum act_kind k, const float *z, float *y, size_t rows,
@@ -115,7 +117,8 @@ SIMD_CLONES static void forward_clones(enum act_kind k, const float *z, float *y
             memmove(y, z, n * sizeof *y);
         break;
     case ACT_RELU:
-        IVDEP for (size_t i = 0; i < n; i++) {
+        SIMD_INDEPENDENT
+        for (size_t i = 0; i < n; i++) {
             float x = z[i];
             y[i] = x > 0 ? x : 0.0f;
         }
@@ -130,7 +133,8 @@ SIMD_CLONES static void forward_clones(enum act_kind k, const float *z, float *y
             y[i] = fmaxf(z[i], 0) + log1pf(expf(-fabsf(z[i])));
         break;
     case ACT_SOFTSIGN: /* x / (1 + |x|) */
-        IVDEP for (size_t i = 0; i < n; i++)
+        SIMD_INDEPENDENT
+        for (size_t i = 0; i < n; i++)
             y[i] = z[i] / (1 + fabsf(z[i]));
         break;
     case ACT_HARD_SIGMOID: /* Keras 2 backend.hard_sigmoid: clip(0.2 x + 0.5, 0, 1) */
@@ -213,17 +217,20 @@ SIMD_CLONES static void backward_clones(enum act_kind k, const float *z, const f
             memmove(dz, dy, n * sizeof *dz);
         break;
     case ACT_RELU:
-        IVDEP for (size_t i = 0; i < n; i++) {
+        SIMD_INDEPENDENT
+        for (size_t i = 0; i < n; i++) {
             float x = z[i], d = dy[i];
             dz[i] = x > 0 ? d : 0.0f;
         }
         break;
     case ACT_SIGMOID: /* s (1 - s) */
-        IVDEP for (size_t i = 0; i < n; i++)
+        SIMD_INDEPENDENT
+        for (size_t i = 0; i < n; i++)
             dz[i] = dy[i] * y[i] * (1 - y[i]);
         break;
     case ACT_TANH: /* 1 - tanh^2 */
-        IVDEP for (size_t i = 0; i < n; i++)
+        SIMD_INDEPENDENT
+        for (size_t i = 0; i < n; i++)
             dz[i] = dy[i] * (1 - y[i] * y[i]);
         break;
     case ACT_SOFTMAX:
@@ -242,7 +249,8 @@ SIMD_CLONES static void backward_clones(enum act_kind k, const float *z, const f
             dz[i] = dy[i] * sigmoidf(z[i]);
         break;
     case ACT_SOFTSIGN: /* 1 / (1 + |x|)^2 */
-        IVDEP for (size_t i = 0; i < n; i++) {
+        SIMD_INDEPENDENT
+        for (size_t i = 0; i < n; i++) {
             float a = 1 + fabsf(z[i]);
             dz[i] = dy[i] / (a * a);
         }
@@ -252,7 +260,8 @@ SIMD_CLONES static void backward_clones(enum act_kind k, const float *z, const f
             dz[i] = z[i] > -2.5f && z[i] < 2.5f ? 0.2f * dy[i] : 0;
         break;
     case ACT_EXPONENTIAL:
-        IVDEP for (size_t i = 0; i < n; i++)
+        SIMD_INDEPENDENT
+        for (size_t i = 0; i < n; i++)
             dz[i] = dy[i] * y[i];
         break;
     case ACT_GELU: /* Phi(x) + x phi(x), phi the standard normal density */
@@ -270,7 +279,8 @@ SIMD_CLONES static void backward_clones(enum act_kind k, const float *z, const f
         }
         break;
     case ACT_RELU6:
-        IVDEP for (size_t i = 0; i < n; i++) {
+        SIMD_INDEPENDENT
+        for (size_t i = 0; i < n; i++) {
             float x = z[i], d = dy[i];
             dz[i] = x > 0 && x < 6 ? d : 0.0f;
         }

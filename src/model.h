@@ -172,11 +172,11 @@ size_t model_count_params(const struct model *m, bool trainable);
 /* (Re)allocates the workspace for batches of up to max_batch samples, with
  * the outputs' gradients for training (grads) or without, for forward
  * passes alone (evaluate, predict: about half the address space, so a
- * batch twice as large fits); one already
- * that large (and with gradients when they are asked for) is kept. Error:
- * the memory is not to be had ("batch size 2048 needs 92.5 GB of memory
- * ..."). A command calls this once, with the largest batch it will run (no
- * larger than its data), before any of the calls below. */
+ * batch twice as large fits); one already that large (and with gradients
+ * when they are asked for) is kept. Error: the memory is not to be had
+ * ("batch size 2048 needs 92.5 GB of memory ..."). A command calls this
+ * once, with the largest batch it will run (no larger than its data),
+ * before any of the calls below. */
 int model_workspace_checked(struct model *m, size_t max_batch, bool grads, struct diag *d);
 /* The largest batch of n samples in batches of batch_size (Keras makes one
  * batch of all n when batch_size is larger). */

@@ -18,13 +18,14 @@
 /* ---- reset_after: the recurrent projection of the step in one GEMM ---- */
 
 /* The element-wise loops of a step, over a row's U units, on distinct
- * arrays (restrict) and compiled for AVX2 and AVX-512 too (GATE_CLONES):
+ * arrays (restrict) and compiled for AVX2 and AVX-512 too (SIMD_CLONES_512):
  * the same operations as written out before, so the same results.
  * z and r's pre-activations get the recurrent part and its bias, and RH
  * the h block's: z[0, 2U) += rec + b_rec, rh = rec_h + b_rec_h (no bias:
  * + 0, as before). */
-GATE_CLONES static void after_add_recurrent(size_t U, float *restrict z, const float *restrict rec,
-                                            const float *restrict brec, float *restrict rh)
+SIMD_CLONES_512 static void after_add_recurrent(size_t U, float *restrict z,
+                                                const float *restrict rec,
+                                                const float *restrict brec, float *restrict rh)
 {
     if (brec) {
         for (size_t j = 0; j < 2 * U; j++)
@@ -40,16 +41,16 @@ GATE_CLONES static void after_add_recurrent(size_t U, float *restrict z, const f
 }
 
 /* Xh + r Rh, into the h block of z. */
-GATE_CLONES static void after_candidate(size_t U, float *restrict zh, const float *restrict rg,
-                                        const float *restrict rh)
+SIMD_CLONES_512 static void after_candidate(size_t U, float *restrict zh, const float *restrict rg,
+                                            const float *restrict rh)
 {
     for (size_t j = 0; j < U; j++)
         zh[j] += rg[j] * rh[j];
 }
 
 /* h = z h_prev + (1 - z) h~ */
-GATE_CLONES static void gru_new_h(size_t U, float *restrict h, const float *restrict zg,
-                                  const float *restrict h_prev, const float *restrict hh)
+SIMD_CLONES_512 static void gru_new_h(size_t U, float *restrict h, const float *restrict zg,
+                                      const float *restrict h_prev, const float *restrict hh)
 {
     for (size_t j = 0; j < U; j++)
         h[j] = zg[j] * h_prev[j] + (1.0f - zg[j]) * hh[j];
@@ -75,10 +76,10 @@ static void after_rows(const struct rnn_run *r, size_t s, size_t b0, size_t b1)
  * fused into one loop: the same operations in the same order, with
  * sigmoid' = a (1 - a) and tanh' = 1 - a^2 from the activations, as
  * activation_backward computes them. */
-GATE_CLONES static void after_back_sigmoid_tanh(size_t U, float *restrict z,
-                                                const float *restrict a,
-                                                const float *restrict h_prev, float *restrict rh,
-                                                float *restrict gh)
+SIMD_CLONES_512 static void after_back_sigmoid_tanh(size_t U, float *restrict z,
+                                                    const float *restrict a,
+                                                    const float *restrict h_prev,
+                                                    float *restrict rh, float *restrict gh)
 {
     for (size_t j = 0; j < U; j++) {
         float zg = a[j], rg = a[U + j], hh = a[2 * U + j], g = gh[j];

@@ -14,8 +14,8 @@
 /* c = f c_prev + i c~ over a row's units, on distinct arrays (restrict),
  * compiled for AVX2 and AVX-512 too: the same operations, so the same
  * results. */
-GATE_CLONES static void new_c(size_t U, float *restrict c, const float *restrict a,
-                              const float *restrict c_prev)
+SIMD_CLONES_512 static void new_c(size_t U, float *restrict c, const float *restrict a,
+                                  const float *restrict c_prev)
 {
     const float *i = a, *f = a + U, *g = a + 2 * U;
     for (size_t j = 0; j < U; j++)
@@ -23,8 +23,8 @@ GATE_CLONES static void new_c(size_t U, float *restrict c, const float *restrict
 }
 
 /* h = o f_act(c) */
-GATE_CLONES static void new_h(size_t U, float *restrict h, const float *restrict o,
-                              const float *restrict fc)
+SIMD_CLONES_512 static void new_h(size_t U, float *restrict h, const float *restrict o,
+                                  const float *restrict fc)
 {
     for (size_t j = 0; j < U; j++)
         h[j] = o[j] * fc[j];
@@ -68,9 +68,10 @@ static void lstm_step(const struct rnn_run *r, size_t s)
 /* The same for Keras's default activations (sigmoid gates, tanh), fused
  * into one loop that GCC vectorizes: sigmoid' = a (1 - a), tanh' = 1 - a^2
  * from the activations, as activation_backward computes them. */
-GATE_CLONES static void back_sigmoid_tanh(size_t U, float *restrict z, const float *restrict a,
-                              const float *restrict c_prev, const float *restrict fc,
-                              float *restrict gh, float *restrict gc)
+SIMD_CLONES_512 static void back_sigmoid_tanh(size_t U, float *restrict z, const float *restrict a,
+                                              const float *restrict c_prev,
+                                              const float *restrict fc, float *restrict gh,
+                                              float *restrict gc)
 {
     for (size_t j = 0; j < U; j++) {
         float i = a[j], f = a[U + j], g = a[2 * U + j], o = a[3 * U + j], t = fc[j];

@@ -274,13 +274,13 @@ void rnn_rows(const struct rnn_run *r, size_t s, size_t work_per_sample, rnn_row
  * for AVX2 and AVX-512 and picked at load time (target_clones), the same
  * operations element by element, so the same results, two to four times
  * as many per instruction. */
-GATE_CLONES static void sigmoid_rows(const float *restrict z, float *restrict y, size_t n)
+SIMD_CLONES_512 static void sigmoid_rows(const float *restrict z, float *restrict y, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         y[i] = 1.0f / (1.0f + exp_approx(-z[i]));
 }
 
-GATE_CLONES static void tanh_rows(const float *restrict z, float *restrict y, size_t n)
+SIMD_CLONES_512 static void tanh_rows(const float *restrict z, float *restrict y, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         y[i] = tanh_approx(z[i]);

@@ -142,9 +142,7 @@ void rnn_backward(const struct layer *l, const struct layer_call *c);
 
 /* ---- for the cells' steps ---- */
 
-/* Element-wise gate loops compiled for AVX-512, AVX2 and the baseline,
- * chosen at load time; ISO C's no-contraction keeps the results equal. */
-#define GATE_CLONES SIMD_CLONES_512
+/* The cells' element-wise gate loops are SIMD_CLONES_512 (simd.h). */
 
 static inline size_t rnn_time(const struct rnn_run *r, size_t s)
 {
