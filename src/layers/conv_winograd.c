@@ -219,6 +219,16 @@ void winograd_forward(const struct conv_geom *g, size_t F, size_t S, const float
     }
 }
 
+/* A's combinations of two values (d0, d0 + d1, d0 - d1, -d1) into o,
+ * o + stride, o + 2 stride, o + 3 stride. */
+static inline void a_combine(float d0, float d1, float *o, size_t stride)
+{
+    o[0] = d0;
+    o[stride] = d0 + d1;
+    o[2 * stride] = d0 - d1;
+    o[3 * stride] = -d1;
+}
+
 /* A dy A^T of one output-gradient tile, over its F filters: dy0, dy1 the
  * tile's first row, dy2, dy3 its second; d's plane k at d + k * stride. */
 SIMD_CLONES static void grad_tile(const float *restrict dy0, const float *restrict dy1,
@@ -233,22 +243,10 @@ SIMD_CLONES static void grad_tile(const float *restrict dy0, const float *restri
         float e0 = dy0[f] - dy2[f], e1 = dy1[f] - dy3[f], h0 = -dy2[f], h1 = -dy3[f];
         /* (A dy) A^T: the same combinations of the columns, row by row */
         float *o = d + f;
-        o[0] = a0;
-        o[stride] = a0 + a1;
-        o[2 * stride] = a0 - a1;
-        o[3 * stride] = -a1;
-        o[4 * stride] = b0;
-        o[5 * stride] = b0 + b1;
-        o[6 * stride] = b0 - b1;
-        o[7 * stride] = -b1;
-        o[8 * stride] = e0;
-        o[9 * stride] = e0 + e1;
-        o[10 * stride] = e0 - e1;
-        o[11 * stride] = -e1;
-        o[12 * stride] = h0;
-        o[13 * stride] = h0 + h1;
-        o[14 * stride] = h0 - h1;
-        o[15 * stride] = -h1;
+        a_combine(a0, a1, o, stride);
+        a_combine(b0, b1, o + 4 * stride, stride);
+        a_combine(e0, e1, o + 8 * stride, stride);
+        a_combine(h0, h1, o + 12 * stride, stride);
     }
 }
 
