@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "checkpoint.h"
 #include "data/array.h"
@@ -166,13 +167,16 @@ static size_t values_at_length(const struct model *m, size_t L)
 }
 
 /* Values per sample in the source's data as its command reads them; 0
- * when that is not known before reading (standard input, --input, a
- * model of several inputs). */
+ * when that is not known before reading (standard input or another pipe,
+ * whose rows a look would take from the command, --input, a model of
+ * several inputs). */
 static int source_values(const struct free_length_source *src, const struct model *m,
                          const struct model_file *mf, size_t *values, struct diag *d)
 {
     *values = 0;
-    if (!src->n_paths || !strcmp(src->paths[0], "-") || m->n_inputs != 1)
+    struct stat st;
+    if (!src->n_paths || !strcmp(src->paths[0], "-") || m->n_inputs != 1 ||
+        (stat(src->paths[0], &st) == 0 && !S_ISREG(st.st_mode)))
         return 0;
     struct data_conf dc;
     if (data_conf_parse(mf->data, &dc, d) < 0)
