@@ -499,18 +499,18 @@ int model_workspace_checked(struct model *m, size_t max_batch, bool grads, struc
     return 0;
 }
 
-void model_workspace(struct model *m, size_t max_batch)
+static void workspace_or_exit(struct model *m, size_t max_batch, bool grads)
 {
     struct diag d;
-    if (model_workspace_checked(m, max_batch, true, &d) < 0)
+    if (model_workspace_checked(m, max_batch, grads, &d) < 0)
         nnc_out_of_memory(d.msg);
 }
 
+void model_workspace(struct model *m, size_t max_batch) { workspace_or_exit(m, max_batch, true); }
+
 void model_workspace_forward(struct model *m, size_t max_batch)
 {
-    struct diag d;
-    if (model_workspace_checked(m, max_batch, false, &d) < 0)
-        nnc_out_of_memory(d.msg);
+    workspace_or_exit(m, max_batch, false);
 }
 
 float *model_input(struct model *m) { return m->inputs[0]->y; }

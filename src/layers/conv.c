@@ -26,7 +26,7 @@
  * Cache, per sample: [z (P*F) when f needs it in backward (not linear,
  * not ReLU)][cols (P*KC) when kept][bias-gradient sums (F)]. What a
  * chunk of the batch needs one block at a time lives in the pool's
- * per-chunk scratch (struct chunk_layout), so that it does not grow with
+ * per-chunk scratch (struct conv_plan), so that it does not grow with
  * the batch: at 224x224 a 3x3 layer's columns are 115 MB a sample. */
 
 #include <string.h>
